@@ -1,0 +1,1 @@
+"""Code and pure-data specs packaged with every Lambda function (and read by infra, local mode and migration)."""

@@ -1,0 +1,27 @@
+"""`make demo` runs the main job on embedded defaults and prints what it built."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_the_demo_seeds_the_legacy_data_and_creates_the_new_tables() -> None:
+    run = subprocess.run([sys.executable, "-m", "local.demo", "--users", "30", "--images", "200"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "users: 30   images: 200" in out
+    assert "drift in images:" in out and "expired_provider_url" in out
+    assert "table  mumble-local-users" in out and "indexes EmailIndex" in out
+    assert "table  mumble-local-images" in out and "indexes UserIndex" in out
+    assert "bucket mumble-local-media" in out
+    assert out.rstrip().endswith("services stopped.")
+
+
+def test_the_demo_rejects_a_bad_flag() -> None:
+    run = subprocess.run([sys.executable, "-m", "local.demo", "--images", "-5"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and "images must be 0 or more (got -5)" in run.stderr
