@@ -97,7 +97,13 @@ IMAGES = TableSpec(
     description="Generated images (migrated from MongoDB `images`).",
 )
 
-TABLES: Mapping[str, TableSpec] = {spec.logical_name: spec for spec in (USERS, IMAGES)}
+MIGRATION_STATE = TableSpec(
+    logical_name="migration-state",
+    hash_key=Key("stateId"),  # `load#<collection>`, `verify#<collection>`, `sync#<collection>`
+    description="Checkpoints, counts and change-stream positions of the migration and the sync.",
+)
+
+TABLES: Mapping[str, TableSpec] = {spec.logical_name: spec for spec in (USERS, IMAGES, MIGRATION_STATE)}
 
 
 def create_table_kwargs(spec: TableSpec, table_name: str) -> dict[str, Any]:

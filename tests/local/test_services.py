@@ -179,7 +179,8 @@ def test_ctrl_c_in_the_demo_stops_both_servers(tmp_path) -> None:
 
 def test_tables_from_the_specs_read_and_write_over_http(local_aws: LocalAws) -> None:
     names = create_tables(local_aws)
-    assert names == {"users": "mumble-test-users", "images": "mumble-test-images"}
+    assert names == {"users": "mumble-test-users", "images": "mumble-test-images",
+                     "migration-state": "mumble-test-migration-state"}
     dynamodb = local_aws.client("dynamodb")
     for spec in (USERS, IMAGES):
         described = dynamodb.describe_table(TableName=names[spec.logical_name])["Table"]
@@ -208,7 +209,8 @@ def test_tables_from_the_specs_read_and_write_over_http(local_aws: LocalAws) -> 
 
 def test_creating_tables_again_is_a_no_op_but_a_wrong_schema_is_refused(local_aws: LocalAws) -> None:
     create_tables(local_aws)
-    assert create_tables(local_aws) == {"users": "mumble-test-users", "images": "mumble-test-images"}
+    assert set(create_tables(local_aws).values()) == {"mumble-test-users", "mumble-test-images",
+                                                      "mumble-test-migration-state"}
 
     local_aws.client("dynamodb").create_table(
         TableName="mumble-wrong-users", BillingMode="PAY_PER_REQUEST",

@@ -1,0 +1,314 @@
+"""The full load of one collection: stream legacy documents in `_id` order, convert, write in batches.
+
+One reader (cursor -> mapper -> batches of at most `batch_size` distinct keys) feeds a bounded queue that
+`workers` writer threads drain (media copy, then BatchWriteItem with backoff), so a slow table slows the reader
+instead of filling memory. Batches finish out of order; the committer applies them in order, so the checkpoint is
+a low-watermark: every document at or below it is written or dead-lettered, and the counts and dead letters up to
+it are saved with it. A crash at any moment loses nothing and re-writes at most the batches that were in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pymongo
+from bson import json_util
+
+from migration.convert import Unconvertible
+from migration.mapping import Mapper, MediaFile
+from migration.media import MediaCopier
+from migration.state import LoadCheckpoint, StateStore
+from migration.writer import RetryPolicy, WriteStats, write_batch
+
+READ_BATCH = 1000  # documents per cursor round trip
+SAMPLE_IDS = 5  # ids kept per warning rule and dead-letter rule, for the report
+COUNTS = ("read", "written", "skipped", "dead_lettered", "media_copied", "media_missing")
+
+
+@dataclass
+class CollectionReport:
+    """What happened to one collection. Counts are totals since the full load began (exact across resumes)."""
+
+    collection: str
+    dry_run: bool
+    counts: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    warning_paths: dict[str, Counter] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    dead_letter_rules: Counter = field(default_factory=Counter)
+    this_run: Counter = field(default_factory=Counter)
+    resumed_after: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    def sample(self, rule: str, legacy_id: Any) -> None:
+        ids = self.samples.setdefault(rule, [])
+        if len(ids) < SAMPLE_IDS:
+            ids.append(str(legacy_id))
+
+    def to_json(self) -> dict[str, Any]:
+        written_key = "would_write" if self.dry_run else "written"
+        data: dict[str, Any] = {name: self.counts[name] for name in COUNTS if name != "written"}
+        data[written_key] = self.counts["written"]
+        data.update({
+            "warnings": dict(sorted(self.warnings.items())),
+            "warning_paths": {rule: dict(paths.most_common(10)) for rule, paths in sorted(self.warning_paths.items())},
+            "dead_letter_rules": dict(sorted(self.dead_letter_rules.items())),
+            "sample_ids": self.samples,
+            "this_run": dict(self.this_run),
+            "resumed_after": self.resumed_after,
+            "seconds": round(self.seconds, 3),
+        })
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass
+class Batch:
+    """Up to `batch_size` items (distinct keys), their media, the dead letters met on the way, and counts.
+
+    At most 25 items of at most 400 KB each: always under BatchWriteItem's 16 MB request limit.
+    """
+
+    seq: int
+    items: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+    media: list[MediaFile] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    last_id: Any = None
+    counts: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Target:
+    """Where items and media go (absent in dry-run)."""
+
+    dynamodb: Any
+    table: str
+    state: StateStore
+    media: MediaCopier | None
+    policy: RetryPolicy
+    stats: WriteStats
+
+
+class DeadLetterFile:
+    """JSON lines: collection, _id, rule, message, the original document as canonical extended JSON."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+
+    def drop_after(self, collection: str, watermark: Any) -> None:
+        """On resume, forget dead letters past the checkpoint: those documents are read (and judged) again."""
+        if not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            legacy_id = json_util.loads(record["_id"])
+            beyond = watermark is None or (type(legacy_id) is type(watermark) and legacy_id > watermark)
+            if not (record["collection"] == collection and beyond):
+                kept.append(line)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        temporary.replace(self.path)
+
+
+def dead_letter_record(collection: str, doc: dict[str, Any], rule: str, message: str) -> dict[str, Any]:
+    options = json_util.CANONICAL_JSON_OPTIONS
+    return {"collection": collection, "_id": json_util.dumps(doc.get("_id"), json_options=options), "rule": rule,
+            "message": message, "document": json_util.dumps(doc, json_options=options)}
+
+
+def _path_pattern(path: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
+def read_batches(documents: Iterator[dict[str, Any]], mapper: Mapper, batch_size: int, report: CollectionReport,
+                 stop: threading.Event) -> Iterator[Batch]:
+    """Convert documents into batches; warnings and dead letters are recorded on the batch and the report."""
+    seq = 0
+    batch = Batch(seq)
+    for doc in documents:
+        if stop.is_set():
+            return
+        batch.counts["read"] += 1
+        batch.last_id = doc.get("_id")
+        try:
+            converted = mapper.convert(doc)
+        except Unconvertible as error:
+            rule, message = error.rule, str(error)
+        except Exception as error:  # a bug in a mapper must not stop the load; the document is kept aside
+            rule, message = "conversion_error", f"{type(error).__name__}: {error}"
+        else:
+            rule = ""
+        if rule:
+            batch.dead_letters.append(dead_letter_record(mapper.collection, doc, rule, message))
+            batch.counts["dead_lettered"] += 1
+            report.dead_letter_rules[rule] += 1
+            report.sample(f"dead_letter:{rule}", doc.get("_id"))
+        else:
+            for warning_rule, paths in converted.findings.paths.items():
+                batch.warnings[warning_rule] += len(paths)
+                by_path = report.warning_paths.setdefault(warning_rule, Counter())
+                by_path.update(_path_pattern(p) for p in paths)
+                report.sample(warning_rule, doc.get("_id"))
+            batch.counts["media_missing"] += converted.findings.counts.get("media_missing", 0)
+            if converted.key in batch.items:
+                batch.counts["skipped"] += 1  # the same key twice in a batch: the later document wins
+            batch.items[converted.key] = converted.item
+            batch.media.extend(converted.media)
+        if len(batch.items) >= batch_size or len(batch.dead_letters) >= 100:
+            yield batch
+            seq += 1
+            batch = Batch(seq)
+    if batch.counts["read"]:
+        yield batch
+
+
+class Committer:
+    """Applies finished batches in sequence order: counts, dead letters, then the checkpoint (in that order, so a
+    crash between them duplicates a dead letter at worst, which the next resume drops)."""
+
+    def __init__(self, checkpoint: LoadCheckpoint, report: CollectionReport, dead_letters: DeadLetterFile | None,
+                 save: Callable[[LoadCheckpoint], None] | None) -> None:
+        self.checkpoint = checkpoint
+        self.report = report
+        self.dead_letters = dead_letters
+        self.save = save
+        self.next_seq = 0
+        self.finished: dict[int, Batch] = {}
+        self.lock = threading.Lock()
+
+    def done(self, batch: Batch) -> None:
+        with self.lock:
+            self.finished[batch.seq] = batch
+            advanced = False
+            while self.next_seq in self.finished:
+                ready = self.finished.pop(self.next_seq)
+                self.next_seq += 1
+                if self.dead_letters is not None:
+                    self.dead_letters.append(ready.dead_letters)
+                self.report.counts.update(ready.counts)
+                self.report.this_run.update(ready.counts)
+                self.report.warnings.update(ready.warnings)
+                self.checkpoint.watermark = ready.last_id
+                advanced = True
+            if advanced and self.save is not None:
+                self.checkpoint.counts = {name: self.report.counts[name] for name in COUNTS}
+                self.checkpoint.warnings = dict(self.report.warnings)
+                self.save(self.checkpoint)
+
+
+def change_stream_position(collection: pymongo.collection.Collection) -> Any:
+    """Where a change stream opened now would start: what the sync replays from after the full load."""
+    with collection.watch() as stream:
+        token = stream.resume_token
+    if token is not None:
+        return {"resumeAfter": token}
+    return {"startAtOperationTime": collection.database.client.admin.command("ping").get("operationTime")}
+
+
+def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_size: int, workers: int,
+             target: Target | None, restart: bool, dead_letters: DeadLetterFile | None,
+             progress: Callable[[int], None] = lambda n: None) -> CollectionReport:
+    """Load one collection (or, with `target=None`, analyse it as a dry-run). Never raises for bad documents."""
+    started = time.monotonic()
+    report = CollectionReport(mapper.collection, dry_run=target is None)
+    checkpoint = LoadCheckpoint(collection=mapper.collection)
+    if target is not None:
+        previous = None if restart else target.state.load("load", mapper.collection)
+        if previous is not None:
+            checkpoint = previous
+            report.counts.update(previous.counts)
+            report.warnings.update(previous.warnings)
+            report.resumed_after = json_util.dumps(previous.watermark) if previous.watermark is not None else None
+            if dead_letters is not None:
+                dead_letters.drop_after(mapper.collection, previous.watermark)
+        else:
+            if dead_letters is not None:
+                dead_letters.drop_after(mapper.collection, None)
+            checkpoint.change_stream_token = change_stream_position(source)
+            checkpoint.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            target.state.save("load", checkpoint)
+    query = {} if checkpoint.watermark is None else {"_id": {"$gt": checkpoint.watermark}}
+    cursor = source.find(query, sort=[("_id", pymongo.ASCENDING)], batch_size=READ_BATCH)
+    stop = threading.Event()
+    committer = Committer(checkpoint, report, dead_letters,
+                          None if target is None else (lambda cp: target.state.save("load", cp)))
+    errors: list[str] = []
+    try:
+        if target is None:
+            for batch in read_batches(cursor, mapper, batch_size, report, stop):
+                batch.counts["written"] = len(batch.items)
+                committer.done(batch)
+                progress(batch.counts["read"])
+        else:
+            _write_all(cursor, mapper, batch_size, workers, target, report, committer, stop, errors, progress)
+    except pymongo.errors.PyMongoError as error:
+        errors.append(f"reading {mapper.collection} from MongoDB failed: {error}")
+    finally:
+        cursor.close()
+    if errors:
+        report.error = errors[0]
+    elif target is not None:
+        checkpoint.completed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        target.state.save("load", checkpoint)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _write_all(cursor: Any, mapper: Mapper, batch_size: int, workers: int, target: Target,
+               report: CollectionReport, committer: Committer, stop: threading.Event, errors: list[str],
+               progress: Callable[[int], None]) -> None:
+    work: queue.Queue[Batch | None] = queue.Queue(maxsize=workers * 2)
+
+    def worker() -> None:
+        while True:
+            batch = work.get()
+            if batch is None:
+                return
+            if stop.is_set():
+                continue  # drain without writing: the checkpoint stays behind the failure
+            try:
+                if target.media is not None:
+                    batch.counts["media_uploaded"] += target.media.copy_all(batch.media)
+                    batch.counts["media_copied"] += len(batch.media)  # in place, verified by checksum
+                if batch.items:
+                    write_batch(target.dynamodb, target.table, list(batch.items.values()), target.policy,
+                                target.stats)
+                batch.counts["written"] = len(batch.items)
+                committer.done(batch)
+                progress(batch.counts["read"])
+            except Exception as error:  # recorded and reported; the run ends with exit code 1
+                errors.append(f"writing {mapper.collection}: {error}")
+                stop.set()
+
+    threads = [threading.Thread(target=worker, name=f"writer-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        for batch in read_batches(cursor, mapper, batch_size, report, stop):
+            work.put(batch)
+    finally:
+        for _ in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()

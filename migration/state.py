@@ -1,0 +1,61 @@
+"""Checkpoints in the migration-state table: one item per collection and job (`load#images`, ...).
+
+A checkpoint is the low-watermark legacy `_id` (every document at or below it is written or dead-lettered), the
+counts up to it, and the change-stream position taken when the full load began, so the sync can replay what
+changed during the load. Stored as JSON with extended-JSON ids, readable in the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bson import json_util
+
+from migration.convert import format_timestamp
+
+
+@dataclass
+class LoadCheckpoint:
+    collection: str
+    watermark: Any = None  # a legacy _id; None = nothing done yet
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    change_stream_token: Any = None  # the resume token at the start of the full load
+    started_at: str = ""
+    completed_at: str = ""
+
+
+class StateStore:
+    """Reads and writes checkpoints through a low-level DynamoDB client."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def load(self, job: str, collection: str) -> LoadCheckpoint | None:
+        item = self.client.get_item(TableName=self.table, Key={"stateId": {"S": f"{job}#{collection}"}},
+                                    ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        data = json_util.loads(item["state"]["S"])
+        return LoadCheckpoint(**data)
+
+    def save(self, job: str, checkpoint: LoadCheckpoint) -> None:
+        self.client.put_item(TableName=self.table, Item={
+            "stateId": {"S": f"{job}#{checkpoint.collection}"},
+            "state": {"S": json_util.dumps(asdict(checkpoint), json_options=json_util.CANONICAL_JSON_OPTIONS)},
+            "updatedAt": {"S": format_timestamp(dt.datetime.now(dt.timezone.utc))},
+        })
+
+    def save_document(self, state_id: str, document: dict[str, Any]) -> None:
+        """Any other JSON state (the last verification result, ...)."""
+        self.client.put_item(TableName=self.table, Item={
+            "stateId": {"S": state_id}, "state": {"S": json.dumps(document, default=str)},
+            "updatedAt": {"S": format_timestamp(dt.datetime.now(dt.timezone.utc))},
+        })
+
+    def delete(self, job: str, collection: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"stateId": {"S": f"{job}#{collection}"}})
