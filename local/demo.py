@@ -1,13 +1,15 @@
 """`make demo`: the main job on embedded defaults, on this machine only.
 
 Starts the legacy database (SecantusDB) and the AWS endpoint (moto server), seeds the sample legacy data with its
-drift and media files, creates the new stack's tables and buckets from the shared specs, and prints what the legacy
-side holds and what the new side looks like. The migration issue extends this into dry-run -> run -> verify.
+drift and media files, creates the new stack's tables and bucket from the shared specs, then migrates it the way an
+operator would: `migration.run --dry-run`, the real run (which verifies at the end), and prints the summary and
+the report path.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -20,6 +22,7 @@ from bson import json_util
 from local.aws import LocalAws, create_buckets, create_tables
 from local.sample_data import SampleSpec, format_summary, seed
 from local.services import MotoServer, SecantusDB, ServiceError
+from migration import run as migration_run
 
 
 def _terminate_on_sigterm() -> None:
@@ -32,7 +35,7 @@ def _show(doc: dict[str, Any], limit: int = 900) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def run(spec: SampleSpec, media_dir: Path) -> None:
+def run(spec: SampleSpec, media_dir: Path, report_dir: Path) -> int:
     print("starting SecantusDB (legacy MongoDB) and moto server (AWS) on loopback ...", flush=True)
     with SecantusDB() as mongo, MotoServer() as moto:
         print(f"  legacy MongoDB  {mongo.uri}")
@@ -60,8 +63,20 @@ def run(spec: SampleSpec, media_dir: Path) -> None:
             print(f"  table  {name:<22} keys {keys}; indexes {indexes}; stream {stream}")
         for name in buckets.values():
             print(f"  bucket {name}")
-        print("\nnext: `python -m migration.run --dry-run` streams this data into those tables (migration issue).")
+
+        os.environ.update(aws.environment())
+        report_dir.mkdir(parents=True, exist_ok=True)
+        flags = ["--mongo-uri", mongo.uri, "--mongo-db", "mumble", "--stage", aws.stage, "--media-dir",
+                 str(media_dir), "--media-bucket", buckets["media"], "--dead-letter",
+                 str(report_dir / "dead-letters.jsonl")]
+        print("\n$ python -m migration.run --dry-run ...", flush=True)
+        migration_run.main([*flags, "--dry-run", "--report", str(report_dir / "dry-run.json")])
+        print("\n$ python -m migration.run ...   (then verifies)", flush=True)
+        code = migration_run.main([*flags, "--restart", "--report", str(report_dir / "run.json")])
+        print(f"\nmigration exit code {code} (1 = some documents were dead-lettered: see the file above; "
+              "the sample holds documents no DynamoDB item can hold)")
     print("services stopped.")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=1000, help="sample images (default: 1000)")
     parser.add_argument("--seed", type=int, default=42, help="sample data seed (default: 42)")
     parser.add_argument("--media-dir", type=Path, help="where to write legacy uploads (default: a temp directory)")
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"),
+                        help="where the migration reports and dead letters go (default: reports/)")
     args = parser.parse_args(argv)
     try:
         spec = SampleSpec(users=args.users, images=args.images, seed=args.seed)
@@ -78,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     _terminate_on_sigterm()
     try:
         if args.media_dir:
-            run(spec, args.media_dir)
+            run(spec, args.media_dir, args.report_dir)
         else:
             with tempfile.TemporaryDirectory(prefix="mumble-uploads-") as media_dir:
-                run(spec, Path(media_dir))
+                run(spec, Path(media_dir), args.report_dir)
     except ServiceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Any
 
-from bson import Binary, Decimal128, ObjectId, json_util
+from bson import Binary, Code, Decimal128, ObjectId, json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
 
 MAX_DEPTH = 32  # DynamoDB's limit on nesting of lists and maps
@@ -92,7 +92,7 @@ def to_attribute(value: Any, findings: Findings, path: str = "", depth: int = 0)
             findings.add("non_finite_number", path)
             return {"S": str(number)}
         return _number(number, findings, path)
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, Code):  # bson.Code is a str subclass: keep its type
         return {"S": value}
     if isinstance(value, dt.datetime):
         return {"S": format_timestamp(value)}

@@ -147,7 +147,6 @@ def write_report(path: Path, mode: str, reports: dict[str, CollectionReport], ve
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -178,4 +177,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # stop like Ctrl-C: checkpoint kept
     sys.exit(main())

@@ -47,7 +47,11 @@ def mongo_db(mongo_client: pymongo.MongoClient, request: pytest.FixtureRequest) 
 
 
 @pytest.fixture
-def local_aws(moto_server: MotoServer) -> LocalAws:
-    """The AWS endpoint with nothing in it (reset before each test that asks for it)."""
+def local_aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalAws:
+    """The AWS endpoint with nothing in it (reset before each test that asks for it); boto3 in this process and
+    in the subprocesses it starts is pointed at it through the environment."""
     moto_server.reset()
-    return LocalAws(moto_server.endpoint_url, region="us-east-1", stage="test")
+    aws = LocalAws(moto_server.endpoint_url, region="us-east-1", stage="test")
+    for name, value in aws.environment().items():
+        monkeypatch.setenv(name, value)
+    return aws

@@ -8,9 +8,9 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_the_demo_seeds_the_legacy_data_and_creates_the_new_tables() -> None:
-    run = subprocess.run([sys.executable, "-m", "local.demo", "--users", "30", "--images", "200"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_the_demo_seeds_migrates_and_verifies(tmp_path) -> None:
+    run = subprocess.run([sys.executable, "-m", "local.demo", "--users", "30", "--images", "200", "--report-dir",
+                          str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "users: 30   images: 200" in out
@@ -18,6 +18,9 @@ def test_the_demo_seeds_the_legacy_data_and_creates_the_new_tables() -> None:
     assert "table  mumble-local-users" in out and "indexes EmailIndex" in out
     assert "table  mumble-local-images" in out and "indexes UserIndex" in out
     assert "bucket mumble-local-media" in out
+    assert "$ python -m migration.run --dry-run" in out and "would write" in out
+    assert "verify images: matched" in out and "missing 0, extra 0, different 0, media mismatched 0" in out
+    assert {p.name for p in tmp_path.iterdir()} >= {"dry-run.json", "run.json", "dead-letters.jsonl"}
     assert out.rstrip().endswith("services stopped.")
 
 
