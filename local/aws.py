@@ -25,12 +25,13 @@ class LocalAws:
     region: str = "us-east-1"
     stage: str = "local"
 
-    def client(self, service: str, **config: Any) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
+        base = Config(retries={"mode": "standard"})
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            config=Config(retries={"mode": "standard"}, **config),
+            config=base.merge(config) if config else base,
             **LOCAL_CREDENTIALS,
         )
 

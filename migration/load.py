@@ -237,6 +237,7 @@ def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_siz
         previous = None if restart else target.state.load("load", mapper.collection)
         if previous is not None:
             checkpoint = previous
+            checkpoint.completed_at = ""  # set again only when this run reaches the end
             report.counts.update(previous.counts)
             report.warnings.update(previous.warnings)
             report.resumed_after = json_util.dumps(previous.watermark) if previous.watermark is not None else None

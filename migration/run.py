@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from migration.images import ImagesMapper
+from migration.collections import mappers
 from migration.load import CollectionReport, DeadLetterFile, Target, run_load
-from migration.mapping import Mapper
 from migration.media import MediaCopier
 from migration.progress import progress
 from migration.settings import (
@@ -31,7 +30,6 @@ from migration.settings import (
     resolve,
 )
 from migration.state import StateStore
-from migration.users import UsersMapper
 from migration.writer import RetryPolicy, WriteStats
 
 EXAMPLES = """examples:
@@ -58,10 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def mappers(settings: Settings) -> dict[str, Mapper]:
-    return {"users": UsersMapper(), "images": ImagesMapper(settings.media_dir)}
-
-
 def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Path | None,
             dynamodb: Any = None, policy: RetryPolicy | None = None) -> dict[str, CollectionReport]:
     """Load every selected collection (the users first, so images find their owners); returns the reports.
@@ -74,7 +68,7 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
     reports: dict[str, CollectionReport] = {}
     try:
         for name in settings.collections:
-            mapper = mappers(settings)[name]
+            mapper = mappers(settings.media_dir)[name]
             target = None
             if not dry_run:
                 client = dynamodb or settings.client("dynamodb")
@@ -161,11 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(r.error or r.counts["dead_lettered"] for r in reports.values())
     verify_results = None
     if not args.dry_run and not args.no_verify and not any(r.error for r in reports.values()):
-        from migration.verify import verify_all
+        from migration.verify import has_differences, verify_all
 
         verify_results = verify_all(settings)
-        failed = failed or any(v["missing"] or v["extra"] or v["different"] or v.get("media_mismatched")
-                               for v in verify_results.values())
+        failed = failed or has_differences(verify_results)
     exit_code = EXIT_FAILED if failed else EXIT_OK
     print(summary_table(reports, verify_results))
     if args.report:

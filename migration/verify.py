@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator
 
 from bson import ObjectId
 
+from migration.collections import mappers
 from migration.convert import item_digest
 from migration.mapping import Converted, legacy_id_of
 from migration.media import stored_checksum
@@ -162,14 +163,12 @@ def _check_exist(collection: Any, ids: list[Any], result: Result) -> None:
 
 def verify_all(settings: Settings, sample: int | None = None) -> dict[str, dict[str, Any]]:
     """Verify every selected collection; returns `{collection: {matched, missing, extra, different, ...}}`."""
-    from migration.run import mappers
-
     mongo = check_mongo(settings)
     results: dict[str, dict[str, Any]] = {}
     try:
         for name in settings.collections:
             started = time.monotonic()
-            mapper = mappers(settings)[name]
+            mapper = mappers(settings.media_dir)[name]
             collection = mongo[settings.mongo_db][name]
             result = Result()
             if sample:
@@ -186,6 +185,11 @@ def verify_all(settings: Settings, sample: int | None = None) -> dict[str, dict[
         mongo.close()
     _remember(settings, results)
     return results
+
+
+def has_differences(results: dict[str, dict[str, Any]]) -> bool:
+    """True when any collection has a missing, extra or different item, or a media object that does not match."""
+    return any(r["missing"] or r["extra"] or r["different"] or r["media_mismatched"] for r in results.values())
 
 
 def _remember(settings: Settings, results: dict[str, dict[str, Any]]) -> None:
@@ -223,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from migration.run import write_report
 
-    different = any(r["missing"] or r["extra"] or r["different"] or r["media_mismatched"] for r in results.values())
-    exit_code = EXIT_FAILED if different else EXIT_OK
+    exit_code = EXIT_FAILED if has_differences(results) else EXIT_OK
     for name, result in results.items():
         print(f"verify {name} ({result['mode']}): matched {result['matched']:,}, missing {result['missing']:,}, "
               f"extra {result['extra']:,}, different {result['different']:,}, dead-lettered "

@@ -181,7 +181,7 @@ def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: 
 def test_a_mongodb_outage_mid_run_is_a_clear_error_and_the_rerun_resumes(local_aws, tmp_path: Path) -> None:
     data = tmp_path / "data"
     with SecantusDB(storage_path=data, log_dir=tmp_path) as server:
-        seed(pymongo.MongoClient(server.uri).mumble, SampleSpec(users=10, images=3000, seed=5))
+        seed(pymongo.MongoClient(server.uri).mumble, SampleSpec(users=10, images=1500, seed=5))
     create_tables(local_aws)
     server = SecantusDB(storage_path=data, log_dir=tmp_path).start()
     args = ["--endpoint-url", local_aws.endpoint_url, "--stage", "test", "--collections", "images", "--no-verify",
@@ -196,9 +196,9 @@ def test_a_mongodb_outage_mid_run_is_a_clear_error_and_the_rerun_resumes(local_a
     assert process.returncode == 1
     assert "images: FAILED: reading images from MongoDB failed" in out
     with SecantusDB(storage_path=data, log_dir=tmp_path) as server:
-        assert pymongo.MongoClient(server.uri).mumble.images.count_documents({}) == 3000
+        assert pymongo.MongoClient(server.uri).mumble.images.count_documents({}) == 1500
         assert run.main(["--mongo-uri", server.uri, *args]) == 1  # dead letters only
-    assert count(local_aws, "images") == 3000 - 1
+    assert count(local_aws, "images") == 1500 - 1
 
 
 def test_verify_finds_deleted_extra_changed_and_corrupted_data(legacy, capsys) -> None:

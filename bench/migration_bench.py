@@ -1,0 +1,203 @@
+"""`make bench` (migration part): the migration measured side by side with its floor, in one run.
+
+SecantusDB and moto server run in their own processes. For each size (20k and 100k images by default):
+- migration: `python -m migration.run --collections images --no-verify --restart` in a child process, wall time
+  of the load and the child's peak RSS;
+- floor: the same items, converted beforehand, written by a raw BatchWriteItem loop with the same number of
+  threads to the same server (what any loader must pay at least);
+- naive: `put_item` one at a time, as the seed-era scripts do (on a slice; its rate is what matters);
+- verify: `migration.verify` of the table vs a raw parallel Scan of it with as many segments.
+Targets (issue 3): migration / floor <= 1.15; RSS grows <= 15 % from 20k to 100k; verify / scan <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pymongo
+
+from functions.shared.tables import IMAGES, create_table_kwargs
+from local.aws import LocalAws, create_tables
+from local.sample_data import SampleSpec, generate_images, seed
+from local.services import MotoServer, SecantusDB
+from migration.images import ImagesMapper
+from migration.settings import resolve
+from migration.verify import verify_all
+
+ROOT = Path(__file__).resolve().parent.parent
+# The child reports its own peak RSS from VmHWM, which Linux resets at exec; getrusage's ru_maxrss is carried
+# across exec and would include the (large) benchmark parent the child was forked from.
+CHILD = """
+import json, sys, time
+from migration import run
+started = time.monotonic()
+code = run.main(sys.argv[1:])
+seconds = time.monotonic() - started
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"code": code, "seconds": seconds, "max_rss_mb": peak / 1024}))
+"""
+
+
+def recreate_images_table(aws: LocalAws) -> str:
+    dynamodb = aws.client("dynamodb")
+    name = IMAGES.physical_name(aws.stage)
+    try:
+        dynamodb.delete_table(TableName=name)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    dynamodb.create_table(**create_table_kwargs(IMAGES, name))
+    return name
+
+
+def floor_write(aws: LocalAws, table: str, items: list[dict[str, Any]], workers: int) -> float:
+    """The raw loop: pre-converted items, 25 per BatchWriteItem, `workers` threads, no checkpoints."""
+    from migration.writer import client_config
+
+    client = aws.client("dynamodb", client_config(workers))
+    batches = [items[i:i + 25] for i in range(0, len(items), 25)]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not batches:
+                    return
+                batch = batches.pop()
+            pending = [{"PutRequest": {"Item": item}} for item in batch]
+            while pending:
+                pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(
+                    table, [])
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - started
+
+
+def naive_rate(aws: LocalAws, table: str, items: list[dict[str, Any]]) -> float:
+    client = aws.client("dynamodb")
+    started = time.monotonic()
+    for item in items:
+        client.put_item(TableName=table, Item=item)
+    return len(items) / (time.monotonic() - started)
+
+
+def raw_scan(aws: LocalAws, table: str, segments: int) -> float:
+    client = aws.client("dynamodb")
+
+    def segment(number: int) -> None:
+        kwargs: dict[str, Any] = {"TableName": table, "Segment": number, "TotalSegments": segments}
+        while True:
+            page = client.scan(**kwargs)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=segment, args=(n,)) for n in range(segments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - started
+
+
+def measure(size: int, users: int, workers: int, naive_slice: int, mongo: SecantusDB, moto: MotoServer,
+            workdir: Path) -> dict[str, Any]:
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo.uri)
+    spec = SampleSpec(users=users, images=size, seed=11)
+    seed(client.bench, spec)
+    moto.reset()
+    aws = LocalAws(moto.endpoint_url, stage="bench")
+    create_tables(aws)
+    env = {**os.environ, **aws.environment(), "PYTHONPATH": str(ROOT)}
+    flags = ["--mongo-uri", mongo.uri, "--mongo-db", "bench", "--stage", "bench", "--collections", "images",
+             "--workers", str(workers), "--dead-letter", str(workdir / "dead.jsonl")]
+
+    child = subprocess.run([sys.executable, "-c", CHILD, *flags, "--no-verify", "--restart"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=False)
+    migration = json.loads(child.stdout.strip().splitlines()[-1])
+
+    os.environ.update(aws.environment())
+    settings = resolve(_parse(flags))
+    started = time.monotonic()
+    verified = verify_all(settings)["images"]
+    verify_seconds = time.monotonic() - started
+    scan_seconds = raw_scan(aws, IMAGES.physical_name("bench"), workers)
+
+    mapper = ImagesMapper()
+    items = []
+    for doc in generate_images(spec):
+        try:
+            items.append(mapper.convert(doc).item)
+        except Exception:
+            pass
+    table = recreate_images_table(aws)
+    floor_seconds = floor_write(aws, table, items, workers)
+    table = recreate_images_table(aws)
+    naive = naive_rate(aws, table, items[:naive_slice])
+    client.drop_database("bench")
+    client.close()
+    return {
+        "images": size, "written": len(items), "workers": workers,
+        "migration_seconds": migration["seconds"], "migration_docs_per_s": size / migration["seconds"],
+        "migration_exit_code": migration["code"], "peak_rss_mb": migration["max_rss_mb"],
+        "floor_seconds": floor_seconds, "floor_docs_per_s": len(items) / floor_seconds,
+        "ratio_to_floor": migration["seconds"] / floor_seconds,
+        "naive_put_item_docs_per_s": naive, "naive_slice": naive_slice,
+        "verify_seconds": verify_seconds, "verify_matched": verified["matched"], "scan_seconds": scan_seconds,
+        "verify_ratio_to_scan": verify_seconds / scan_seconds,
+    }
+
+
+def _parse(flags: list[str]) -> argparse.Namespace:
+    from migration.run import build_parser
+
+    return build_parser().parse_args(flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.migration_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000,100000", help="image counts to measure (default: 20000,100000)")
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--naive-slice", type=int, default=2000, help="documents the put_item baseline writes")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as workdir, SecantusDB() as mongo, MotoServer() as moto:
+        for size in sizes:
+            print(f"measuring {size:,} images ...", file=sys.stderr, flush=True)
+            results.append(measure(size, args.users, args.workers, args.naive_slice, mongo, moto, Path(workdir)))
+    print(f"{'images':>8} {'migration':>11} {'docs/s':>8} {'floor':>8} {'docs/s':>8} {'ratio':>6} "
+          f"{'naive/s':>8} {'RSS MB':>7} {'verify':>8} {'scan':>7} {'ratio':>6}")
+    for r in results:
+        print(f"{r['images']:>8,} {r['migration_seconds']:>10.1f}s {r['migration_docs_per_s']:>8,.0f} "
+              f"{r['floor_seconds']:>7.1f}s {r['floor_docs_per_s']:>8,.0f} {r['ratio_to_floor']:>6.2f} "
+              f"{r['naive_put_item_docs_per_s']:>8,.0f} {r['peak_rss_mb']:>7.0f} {r['verify_seconds']:>7.1f}s "
+              f"{r['scan_seconds']:>6.1f}s {r['verify_ratio_to_scan']:>6.2f}")
+    if len(results) >= 2:
+        growth = results[-1]["peak_rss_mb"] / results[0]["peak_rss_mb"] - 1
+        print(f"peak RSS {results[0]['images']:,} -> {results[-1]['images']:,} images: {growth:+.1%} "
+              f"(target <= +15%)")
+    print("targets: migration/floor <= 1.15, verify/scan <= 1.5; naive = put_item one by one, one thread")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
