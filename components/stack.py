@@ -1,18 +1,119 @@
 """Composes the stage's stack from its typed config and exports what users and the other tools read.
 
-The component resources (edge, media, data, functions, APIs, auth, realtime, schedules, secrets, monitoring)
-are added here as they are built; see the README's roadmap.
+Order follows the data flow: tables, media, secrets, the failure queue and the WebSocket API (whose endpoint the
+pushing functions need) first; then the functions from the manifest (the user-migration trigger before the user
+pool, whose ids the WebSocket authorizer needs); then everything that points at functions: HTTP API, WebSocket
+routes, S3 pipeline, schedules; then the edge in front of it all, and monitoring over it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
 import pulumi
+import pulumi_aws as aws
 
+from components.auth import Auth
 from components.config import StageConfig, load_stage_config
+from components.data import DataTables
+from components.dead_letters import FailureQueue
+from components.edge import Edge
+from components.function import AppFunction, FunctionDependencies, physical_name
+from components.http_api import HttpApi
+from components.media import MediaStorage
+from components.monitoring import Monitoring
+from components.packaging import build_code_archive, build_layer, layer_fingerprint
+from components.pipeline import ImagePipeline
+from components.realtime import WebSocketApi
+from components.schedules import Schedules
+from components.secrets import Secrets
+from functions.manifest import (FUNCTIONS, IMAGE_MODEL_ENV, TRANSCRIPTION_MODEL_ENV, USER_POOL_CLIENT_ID_ENV,
+                                USER_POOL_ID_ENV)
+from functions.shared import stack_outputs
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / ".build"
+PYTHON_VERSION = "3.12"
 
 
-def build_stack() -> StageConfig:
+@dataclass(frozen=True)
+class BuildOptions:
+    """`build_layer=False` under mocks (offline plan, tests): the layer is named by its fingerprint, not built."""
+
+    build_layer: bool = True
+
+
+def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     config = load_stage_config()
-    pulumi.export("stage", config.stage)
-    pulumi.export("region", config.region)
+    stage = config.stage
+
+    tables = DataTables("data", config)
+    media = MediaStorage("media", config)
+    secrets = Secrets("secrets", config)
+    failures = FailureQueue("failed-invocations")
+    websocket = WebSocketApi("realtime", config)
+
+    code = build_code_archive(PROJECT_ROOT / "functions", BUILD_DIR)
+    requirements = PROJECT_ROOT / "functions" / "requirements.txt"
+    layer_dir = (build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture)
+                 if options.build_layer else
+                 BUILD_DIR / f"layer-{layer_fingerprint(requirements, PYTHON_VERSION, config.lambdaArchitecture)}")
+    layer = aws.lambda_.LayerVersion(
+        "dependencies", layer_name=f"mumble-{stage}-dependencies", code=pulumi.FileArchive(str(layer_dir)),
+        compatible_runtimes=["python3.12"], compatible_architectures=[config.lambdaArchitecture],
+        description=f"functions/requirements.txt for {config.lambdaArchitecture}")
+
+    deps = FunctionDependencies(
+        table_names=tables.names, table_arns=tables.arns,
+        bucket_names={"media": media.name}, bucket_arns={"media": media.arn},
+        parameter_names=secrets.names, parameter_arns=secrets.arns, failure_queue_arn=failures.arn,
+        code=code, layer_arn=layer.arn,
+        extra_environment={"POWERTOOLS_SERVICE_NAME": "mumble", "POWERTOOLS_METRICS_NAMESPACE": "Mumble",
+                           IMAGE_MODEL_ENV: config.openaiImageModel,
+                           TRANSCRIPTION_MODEL_ENV: config.openaiTranscriptionModel},
+        websocket_endpoint=websocket.management_endpoint,
+    )
+    # ARNs from the deterministic names, so a function may invoke one declared after it without a cycle.
+    account_id = aws.get_caller_identity_output().account_id
+    function_arns = {spec.name: pulumi.Output.concat(
+        "arn:aws:lambda:", config.region, ":", account_id,
+        ":function:", physical_name(stage, spec.name)) for spec in FUNCTIONS}
+    functions: dict[str, AppFunction] = {}
+    migration_spec = next((spec for spec in FUNCTIONS if spec.cognito_trigger == "UserMigration"), None)
+    if migration_spec:
+        functions[migration_spec.name] = AppFunction(migration_spec, config, deps, function_arns)
+    auth = Auth("auth", config, functions.get(migration_spec.name) if migration_spec else None)
+    pool_env = {USER_POOL_ID_ENV: auth.pool_id, USER_POOL_CLIENT_ID_ENV: auth.client_id}
+    for spec in FUNCTIONS:
+        if spec.name not in functions:
+            functions[spec.name] = AppFunction(
+                spec, config, dataclasses.replace(deps, user_pool_environment=pool_env), function_arns)
+
+    cors_origins = list(config.corsOrigins) + ([f"https://{config.domainName}"] if config.domainName else [])
+    http_api = HttpApi("http", config, cors_origins, auth.issuer, auth.client_id, functions)
+    websocket.attach_routes(functions)
+    ImagePipeline("pipeline", {"media": (media.name, media.arn)}, functions, account_id)
+    Schedules("schedules", config, functions)
+    edge = Edge("edge", config, http_api.domain, PROJECT_ROOT)
+    media.allow_browser_uploads(edge.site_origin.apply(lambda origin: sorted({origin, *config.corsOrigins})))
+    Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name)
+
+    pulumi.export("stage", stage)
+    pulumi.export(stack_outputs.REGION, config.region)
+    pulumi.export("siteUrl", edge.url)
+    pulumi.export("apiUrl", edge.url.apply(lambda url: f"{url}/api/v1"))
+    pulumi.export("httpApiEndpoint", http_api.url)
+    pulumi.export("websocketUrl", websocket.url)
+    pulumi.export("userPoolId", auth.pool_id)
+    pulumi.export("userPoolClientId", auth.client_id)
+    pulumi.export(stack_outputs.USERS_TABLE, tables.names["users"])
+    pulumi.export(stack_outputs.IMAGES_TABLE, tables.names["images"])
+    pulumi.export(stack_outputs.MIGRATION_STATE_TABLE, tables.names["migration-state"])
+    pulumi.export("tableNames", tables.names)
+    pulumi.export(stack_outputs.MEDIA_BUCKET, media.name)
+    pulumi.export("siteBucketName", edge.site_bucket.name)
+    pulumi.export("distributionId", edge.distribution.id)
+    pulumi.export("failureQueueName", failures.name)
     return config

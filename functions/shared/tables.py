@@ -103,7 +103,39 @@ MIGRATION_STATE = TableSpec(
     description="Checkpoints, counts and change-stream positions of the migration and the sync.",
 )
 
-TABLES: Mapping[str, TableSpec] = {spec.logical_name: spec for spec in (USERS, IMAGES, MIGRATION_STATE)}
+JOBS = TableSpec(
+    logical_name="jobs",
+    hash_key=Key("jobId"),  # an image-generation job: pending -> running -> succeeded | failed
+    ttl_attribute="expiresAt",  # finished jobs are only a polling fallback; they expire after a week
+    description="Image-generation jobs, polled through GET /jobs/{jobId}.",
+)
+
+CONNECTIONS = TableSpec(
+    logical_name="connections",
+    hash_key=Key("connectionId"),
+    indexes=(GlobalIndex("UserIndex", Key("userId")),),  # push a job's result to every socket of its user
+    ttl_attribute="expiresAt",  # API Gateway drops a socket after 2 h at most; stale ids expire by themselves
+    description="Open WebSocket connections per user.",
+)
+
+WEATHER_CACHE = TableSpec(
+    logical_name="weather-cache",
+    hash_key=Key("cacheKey"),  # rounded coordinates: the seed plan's Redis cache, without a VPC
+    ttl_attribute="expiresAt",
+    description="OpenWeather answers cached by rounded coordinates.",
+)
+
+IDEMPOTENCY = TableSpec(
+    logical_name="idempotency",
+    hash_key=Key("id"),  # the layout Powertools' DynamoDBPersistenceLayer expects
+    ttl_attribute="expiration",
+    description="Powertools idempotency records (Idempotency-Key of POST /generate).",
+)
+
+TABLES: Mapping[str, TableSpec] = {
+    spec.logical_name: spec
+    for spec in (USERS, IMAGES, MIGRATION_STATE, JOBS, CONNECTIONS, WEATHER_CACHE, IDEMPOTENCY)
+}
 
 
 def create_table_kwargs(spec: TableSpec, table_name: str) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def test_images_table_has_the_seed_plans_keys_and_user_index() -> None:
 
 def test_physical_names_are_per_stage() -> None:
     assert {spec.physical_name("staging") for spec in TABLES.values()} == {
-        "mumble-staging-users", "mumble-staging-images", "mumble-staging-migration-state"}
+        "mumble-staging-users", "mumble-staging-images", "mumble-staging-migration-state", "mumble-staging-jobs",
+        "mumble-staging-connections", "mumble-staging-weather-cache", "mumble-staging-idempotency"}
 
 
 def _described(spec, **changes):

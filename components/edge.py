@@ -1,0 +1,212 @@
+"""The edge: one CloudFront distribution per stage serving the static site and, under `/api/*`, the HTTP API.
+
+The site bucket is private and read only by this distribution through Origin Access Control. HTTPS only
+(redirect), TLS 1.2+, HTTP/2 and HTTP/3, a security-headers policy on every answer. The single-page-app
+fallback is a viewer-request function on the site behaviour (see edge_code/spa_rewrite.js for why not custom
+error responses). Site files are uploaded with their content type and a cache policy that needs no
+invalidation: hashed assets immutable for a year, everything else revalidated.
+
+Extension point for the cutover router: `Edge(viewer_request_code=..., extra_origins=..., cohort_header=...)`
+replaces the viewer-request function, adds the legacy origin and puts the cohort header into the cache key.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import NAMESPACE, StageConfig
+from components.private_bucket import PrivateBucket
+
+EDGE_CODE = Path(__file__).parent / "edge_code"
+# AWS managed policies (stable, documented ids).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.net alias target
+
+HASHED_NAME = re.compile(r"[.-][0-9a-fA-F]{8,}\.[A-Za-z0-9]+$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+SHORT = "public, max-age=300"
+
+
+def cache_control_for(relative_path: str) -> str:
+    """Hashed assets never change under their name; index.html must always be revalidated."""
+    if HASHED_NAME.search(relative_path):
+        return IMMUTABLE
+    if relative_path.endswith(".html"):
+        return REVALIDATE
+    return SHORT
+
+
+def content_type_for(relative_path: str) -> str:
+    guessed, _ = mimetypes.guess_type(relative_path)
+    if guessed and (guessed.startswith("text/") or guessed in ("application/javascript", "image/svg+xml")):
+        return guessed + "; charset=utf-8"
+    return guessed or "application/octet-stream"
+
+
+def site_files(site_dir: Path) -> list[tuple[str, Path]]:
+    """(S3 key, file) for every file of the site directory, sorted; dot files left out."""
+    return sorted((path.relative_to(site_dir).as_posix(), path) for path in site_dir.rglob("*")
+                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(site_dir).parts))
+
+
+def content_security_policy(region: str) -> str:
+    aws_hosts = f"https://*.s3.{region}.amazonaws.com https://*.s3.amazonaws.com"
+    return "; ".join([
+        "default-src 'self'",
+        f"img-src 'self' data: blob: {aws_hosts}",
+        f"media-src 'self' blob: {aws_hosts}",
+        f"connect-src 'self' wss://*.execute-api.{region}.amazonaws.com https://cognito-idp.{region}.amazonaws.com "
+        f"{aws_hosts}",
+        "frame-ancestors 'none'", "base-uri 'self'", "object-src 'none'",
+    ])
+
+
+@dataclass(frozen=True)
+class ExtraOrigin:
+    """A further custom origin (the cutover issue's legacy origin)."""
+
+    origin_id: str
+    domain_name: str
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What the site behaviour runs at viewer-request and what it keys the cache on."""
+
+    viewer_request_code: Path = EDGE_CODE / "spa_rewrite.js"
+    extra_origins: Sequence[ExtraOrigin] = ()
+    cache_key_headers: Sequence[str] = ()  # e.g. the cohort header, so cached answers never cross cohorts
+    key_value_store_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+
+
+class Edge(pulumi.ComponentResource):
+    """`distribution`, `site_bucket`, `url` (https://...), `domain`, `site_origin`."""
+
+    def __init__(self, name: str, config: StageConfig, api_domain: pulumi.Input[str], project_root: Path,
+                 routing: Routing = Routing(), opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mumble:edge:Edge", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.site_bucket = PrivateBucket(f"{name}-site", versioned=False, force_destroy=True,
+                                         stateful=pulumi.ResourceOptions(), opts=child)
+        oac = aws.cloudfront.OriginAccessControl(
+            name, name=f"mumble-{config.stage}-site", origin_access_control_origin_type="s3",
+            signing_behavior="always", signing_protocol="sigv4", opts=child)
+        headers = aws.cloudfront.ResponseHeadersPolicy(
+            name, name=f"mumble-{config.stage}-security-headers",
+            security_headers_config={
+                "strict_transport_security": {"access_control_max_age_sec": 63072000, "include_subdomains": True,
+                                              "preload": True, "override": True},
+                "content_type_options": {"override": True},
+                "frame_options": {"frame_option": "DENY", "override": True},
+                "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
+                "xss_protection": {"protection": True, "mode_block": True, "override": True},
+                "content_security_policy": {"content_security_policy": content_security_policy(config.region),
+                                            "override": True},
+            },
+            opts=child)
+        viewer_request = aws.cloudfront.Function(
+            f"{name}-viewer-request", name=f"mumble-{config.stage}-viewer-request", runtime="cloudfront-js-2.0",
+            code=routing.viewer_request_code.read_text(), publish=True,
+            key_value_store_associations=list(routing.key_value_store_arns) or None,
+            comment="site behaviour: SPA fallback (and cutover routing when configured)", opts=child)
+        site_cache_policy: pulumi.Input[str] = CACHING_OPTIMIZED
+        if routing.cache_key_headers:
+            site_cache_policy = aws.cloudfront.CachePolicy(
+                f"{name}-site", name=f"mumble-{config.stage}-site-by-cohort", default_ttl=86400, max_ttl=31536000,
+                min_ttl=0, parameters_in_cache_key_and_forwarded_to_origin={
+                    "enable_accept_encoding_brotli": True, "enable_accept_encoding_gzip": True,
+                    "cookies_config": {"cookie_behavior": "none"},
+                    "query_strings_config": {"query_string_behavior": "none"},
+                    "headers_config": {"header_behavior": "whitelist",
+                                       "headers": {"items": list(routing.cache_key_headers)}}},
+                opts=child).id
+
+        certificate_arn, aliases = self._certificate(name, config) if config.domainName else (None, [])
+        origins: list[dict[str, Any]] = [
+            {"origin_id": "site", "domain_name": self.site_bucket.regional_domain_name,
+             "origin_access_control_id": oac.id},
+            {"origin_id": "api", "domain_name": api_domain, "custom_origin_config": _https_origin()},
+        ] + [{"origin_id": extra.origin_id, "domain_name": extra.domain_name,
+              "custom_origin_config": _https_origin()} for extra in routing.extra_origins]
+        self.distribution = aws.cloudfront.Distribution(
+            name, enabled=True, comment=f"mumble {config.stage}", is_ipv6_enabled=True, http_version="http2and3",
+            price_class=config.priceClass, default_root_object="index.html", aliases=aliases, origins=origins,
+            default_cache_behavior={
+                "target_origin_id": "site", "viewer_protocol_policy": "redirect-to-https", "compress": True,
+                "allowed_methods": ["GET", "HEAD", "OPTIONS"], "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": site_cache_policy, "response_headers_policy_id": headers.id,
+                "function_associations": [{"event_type": "viewer-request", "function_arn": viewer_request.arn}],
+            },
+            ordered_cache_behaviors=[{
+                "path_pattern": "/api/*", "target_origin_id": "api", "viewer_protocol_policy": "redirect-to-https",
+                "compress": True,
+                "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                "cached_methods": ["GET", "HEAD"], "cache_policy_id": CACHING_DISABLED,
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST, "response_headers_policy_id": headers.id,
+            }],
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate=(
+                {"acm_certificate_arn": certificate_arn, "ssl_support_method": "sni-only",
+                 "minimum_protocol_version": "TLSv1.2_2021"} if certificate_arn else
+                # The default *.cloudfront.net certificate; CloudFront then negotiates TLS 1.2+ with modern clients.
+                {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}),
+            opts=child)
+        self.site_bucket.attach_policy([pulumi.Output.all(self.site_bucket.arn, self.distribution.arn).apply(
+            lambda arns: {"Sid": "CloudFrontReadsThroughOac", "Effect": "Allow",
+                          "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                          "Resource": f"{arns[0]}/*", "Condition": {"StringEquals": {"AWS:SourceArn": arns[1]}}})])
+        self._upload_site(name, config, project_root)
+        if config.domainName:
+            for record_type in ("A", "AAAA"):
+                aws.route53.Record(
+                    f"{name}-alias-{record_type.lower()}", zone_id=config.hostedZoneId, name=config.domainName,
+                    type=record_type, aliases=[{"name": self.distribution.domain_name,
+                                                "zone_id": CLOUDFRONT_ZONE_ID, "evaluate_target_health": False}],
+                    opts=child)
+        self.domain = pulumi.Output.from_input(config.domainName) if config.domainName \
+            else self.distribution.domain_name
+        self.url = self.domain.apply(lambda domain: f"https://{domain}")
+        self.site_origin = self.url
+        self.register_outputs({"url": self.url, "distributionId": self.distribution.id})
+
+    def _certificate(self, name: str, config: StageConfig) -> tuple[pulumi.Output[str], list[str]]:
+        """An ACM certificate in us-east-1 (where CloudFront reads them), validated by DNS in the stage's zone."""
+        us_east_1 = aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self))
+        in_us_east_1 = pulumi.ResourceOptions(parent=self, provider=us_east_1)
+        certificate = aws.acm.Certificate(f"{name}-certificate", domain_name=config.domainName,
+                                          validation_method="DNS", opts=in_us_east_1)
+        option = certificate.domain_validation_options[0]
+        record = aws.route53.Record(
+            f"{name}-certificate-validation", zone_id=config.hostedZoneId, name=option.resource_record_name,
+            type=option.resource_record_type, records=[option.resource_record_value], ttl=60, allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self))
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn],
+            opts=in_us_east_1)
+        return validation.certificate_arn, [config.domainName]
+
+    def _upload_site(self, name: str, config: StageConfig, project_root: Path) -> None:
+        site_dir = Path(config.siteDir)
+        site_dir = site_dir if site_dir.is_absolute() else project_root / site_dir
+        if not site_dir.is_dir():
+            raise pulumi.RunError(f"{NAMESPACE}:siteDir: {site_dir} is not a directory (the static site to upload)")
+        for key, path in site_files(site_dir):
+            aws.s3.BucketObjectv2(
+                f"{name}-file-{key}", bucket=self.site_bucket.bucket.id, key=key, source=pulumi.FileAsset(str(path)),
+                content_type=content_type_for(key), cache_control=cache_control_for(key),
+                opts=pulumi.ResourceOptions(parent=self))
+
+
+def _https_origin() -> dict[str, Any]:
+    return {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
+            "origin_ssl_protocols": ["TLSv1.2"]}

@@ -1,0 +1,39 @@
+"""OpenAI and OpenWeather keys: Pulumi secret config -> SSM SecureString parameters.
+
+Functions get only the parameter *names* (environment) and `ssm:GetParameter` on those ARNs (their IAM policy);
+the values never appear in a Lambda environment or a plain output. A stage without a key (dev) gets a parameter
+holding `unset`, so functions fail a job with a clear reason and an operator can fill it in with
+`aws ssm put-parameter --overwrite` (Pulumi ignores later changes to an unset value).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import NAMESPACE, SECRET_KEYS, StageConfig
+
+UNSET = "unset"
+
+
+def parameter_name(stage: str, key: str) -> str:
+    return f"/mumble/{stage}/{key}"
+
+
+class Secrets(pulumi.ComponentResource):
+    """`names[key]` and `arns[key]` of each SecureString parameter."""
+
+    def __init__(self, name: str, config: StageConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mumble:secrets:Secrets", name, None, opts)
+        settings = pulumi.Config(NAMESPACE)
+        self.parameters: dict[str, aws.ssm.Parameter] = {}
+        for key in SECRET_KEYS:
+            value = settings.get_secret(key)
+            self.parameters[key] = aws.ssm.Parameter(
+                f"{name}-{key}", name=parameter_name(config.stage, key), type="SecureString",
+                value=value if value is not None else pulumi.Output.secret(UNSET),
+                description=f"{key} of the {config.stage} stage (from Pulumi secret config)",
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=[] if value is not None else ["value"]))
+        self.names = {key: parameter.name for key, parameter in self.parameters.items()}
+        self.arns = {key: parameter.arn for key, parameter in self.parameters.items()}
+        self.register_outputs({"names": self.names})
