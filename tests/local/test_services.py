@@ -19,7 +19,7 @@ import pytest
 import requests
 from bson import Decimal128, Int64, ObjectId
 
-from functions.shared.tables import IMAGES, USERS, key_schema_problems
+from functions.shared.tables import IMAGES, TABLES, USERS, key_schema_problems
 from local.aws import LocalAws, create_buckets, create_tables
 from local.services import MotoServer, SecantusDB, ServiceError
 
@@ -179,8 +179,8 @@ def test_ctrl_c_in_the_demo_stops_both_servers(tmp_path) -> None:
 
 def test_tables_from_the_specs_read_and_write_over_http(local_aws: LocalAws) -> None:
     names = create_tables(local_aws)
-    assert names == {"users": "mumble-test-users", "images": "mumble-test-images",
-                     "migration-state": "mumble-test-migration-state"}
+    assert names == {spec.logical_name: f"mumble-test-{spec.logical_name}" for spec in TABLES.values()}
+    assert {"users", "images", "migration-state", "jobs", "connections"} <= set(names)
     dynamodb = local_aws.client("dynamodb")
     for spec in (USERS, IMAGES):
         described = dynamodb.describe_table(TableName=names[spec.logical_name])["Table"]
@@ -209,8 +209,7 @@ def test_tables_from_the_specs_read_and_write_over_http(local_aws: LocalAws) -> 
 
 def test_creating_tables_again_is_a_no_op_but_a_wrong_schema_is_refused(local_aws: LocalAws) -> None:
     create_tables(local_aws)
-    assert set(create_tables(local_aws).values()) == {"mumble-test-users", "mumble-test-images",
-                                                      "mumble-test-migration-state"}
+    assert set(create_tables(local_aws).values()) == {f"mumble-test-{name}" for name in TABLES}
 
     local_aws.client("dynamodb").create_table(
         TableName="mumble-wrong-users", BillingMode="PAY_PER_REQUEST",
