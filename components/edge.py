@@ -90,7 +90,7 @@ class Routing:
 
 
 class Edge(pulumi.ComponentResource):
-    """`distribution`, `site_bucket`, `url` (https://...), `domain`, `site_origin`."""
+    """`distribution`, `site_bucket`, `url` (https://..., the site's origin), `domain`."""
 
     def __init__(self, name: str, config: StageConfig, api_domain: pulumi.Input[str], project_root: Path,
                  routing: Routing = Routing(), opts: pulumi.ResourceOptions | None = None) -> None:
@@ -176,7 +176,6 @@ class Edge(pulumi.ComponentResource):
         self.domain = pulumi.Output.from_input(config.domainName) if config.domainName \
             else self.distribution.domain_name
         self.url = self.domain.apply(lambda domain: f"https://{domain}")
-        self.site_origin = self.url
         self.register_outputs({"url": self.url, "distributionId": self.distribution.id})
 
     def _certificate(self, name: str, config: StageConfig) -> tuple[pulumi.Output[str], list[str]]:

@@ -9,6 +9,7 @@ Config comes from the stage file exactly as the CLI would pass it; secrets get p
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -60,7 +61,6 @@ class OfflinePlan:
 
 def stage_config(stage: str) -> dict[str, str]:
     """The stage file's config as the CLI hands it to the program (strings; lists and maps as JSON)."""
-    import json
     path = PROJECT_ROOT / f"Pulumi.{stage}.yaml"
     values = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
@@ -90,7 +90,8 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/functions/{outputs['arn']}/invocations"
             outputs["version"] = "1"
         elif args.typ == "aws:lambda/alias:Alias":
-            outputs["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/functions/{arn}/invocations"
+            outputs["arn"] = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{outputs['functionName']}:{physical}"
+            outputs["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/functions/{outputs['arn']}/invocations"
         elif args.typ == "aws:apigatewayv2/api:Api":
             scheme = "wss" if outputs.get("protocolType") == "WEBSOCKET" else "https"
             api_id = _short(args.name)[:10]
@@ -118,8 +119,6 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs["domainValidationOptions"] = [{
                 "domainName": outputs.get("domainName"), "resourceRecordName": f"_x.{outputs.get('domainName')}.",
                 "resourceRecordType": "CNAME", "resourceRecordValue": "_y.acm-validations.aws."}]
-        elif args.typ == "aws:acm/certificateValidation:CertificateValidation":
-            outputs["certificateArn"] = outputs.get("certificateArn")
         elif args.typ == "aws:route53/record:Record":
             outputs["fqdn"] = outputs.get("name")
         outputs.setdefault("name", physical)
@@ -162,8 +161,10 @@ def run_offline(stage: str, config: Mapping[str, str] | None = None,
     values.update(secret_values)
     plan = OfflinePlan(stage)
     region = values.get("aws:region", "us-east-1")
-    pulumi.runtime.set_mocks(_Mocks(region), project="mumble", stack=stage, preview=True,
-                             monitor=_RecordingMonitor(_Mocks(region), plan))
+    # set_mocks uses the given monitor's mocks; the first argument is only a fallback.
+    mocks = _Mocks(region)
+    pulumi.runtime.set_mocks(mocks, project="mumble", stack=stage, preview=True,
+                             monitor=_RecordingMonitor(mocks, plan))
     pulumi.runtime.set_all_config(values, list(secret_values))
     root = get_root_resource()
     if root is not None:

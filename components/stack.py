@@ -97,7 +97,7 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     ImagePipeline("pipeline", {"media": (media.name, media.arn)}, functions, account_id)
     Schedules("schedules", config, functions)
     edge = Edge("edge", config, http_api.domain, PROJECT_ROOT)
-    media.allow_browser_uploads(edge.site_origin.apply(lambda origin: sorted({origin, *config.corsOrigins})))
+    media.allow_browser_uploads(edge.url.apply(lambda origin: sorted({origin, *config.corsOrigins})))
     Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name)
 
     pulumi.export("stage", stage)

@@ -118,14 +118,16 @@ def bucket_env(logical_name: str) -> str:
 
 def secret_env(secret: str) -> str:
     """The variable holding the SSM parameter *name* (never the value): `openaiApiKey` -> `OPENAI_API_KEY_PARAM`."""
-    snake = "".join("_" + c if c.isupper() else c for c in secret).upper()
-    return snake + "_PARAM"
+    return _upper_snake(secret) + "_PARAM"
 
 
 def function_env(name: str) -> str:
     """`generateImageWorker` -> `GENERATE_IMAGE_WORKER_FUNCTION`."""
-    snake = "".join("_" + c if c.isupper() else c for c in name).upper()
-    return snake + "_FUNCTION"
+    return _upper_snake(name) + "_FUNCTION"
+
+
+def _upper_snake(camel: str) -> str:
+    return "".join("_" + c if c.isupper() else c for c in camel).upper()
 
 
 STAGE_ENV = "STAGE"

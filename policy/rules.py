@@ -131,16 +131,16 @@ def pitr_in_strict_stages(resource_type: str, props: Props) -> list[str]:
 
 # --- stack rules ---------------------------------------------------------------------------------------------
 
-def _bucket_ids(resources: Sequence[Resource], resource_type: str) -> list[Props]:
+def _props_of(resources: Sequence[Resource], resource_type: str) -> list[Props]:
     return [props for type_, props in resources if type_ == resource_type]
 
 
 def every_bucket_private_encrypted_tls_only(resources: Sequence[Resource]) -> list[str]:
     """Each bucket has a full public access block, a default encryption and a policy denying non-TLS access."""
-    buckets = [props.get("bucket") for type_, props in resources if type_ == BUCKET]
-    blocked = {p.get("bucket") for p in _bucket_ids(resources, PUBLIC_ACCESS_BLOCK)}
-    encrypted = {p.get("bucket") for p in _bucket_ids(resources, BUCKET_ENCRYPTION)}
-    tls_only = {p.get("bucket") for p in _bucket_ids(resources, BUCKET_POLICY)
+    buckets = [props.get("bucket") for props in _props_of(resources, BUCKET)]
+    blocked = {p.get("bucket") for p in _props_of(resources, PUBLIC_ACCESS_BLOCK)}
+    encrypted = {p.get("bucket") for p in _props_of(resources, BUCKET_ENCRYPTION)}
+    tls_only = {p.get("bucket") for p in _props_of(resources, BUCKET_POLICY)
                 if any(s.get("Effect") == "Deny"
                        and (s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport") == "false"
                        for s in _statements(p.get("policy")))}
