@@ -18,8 +18,7 @@ import pulumi_aws as aws
 from components.config import StageConfig
 from components.iam import ResolvedArns, assume_role_policy, function_policy
 from components.packaging import Artifact
-from functions.manifest import (STAGE_ENV, WEBSOCKET_ENDPOINT_ENV, FunctionSpec, bucket_env, function_env,
-                                is_invoked_async, secret_env, table_env)
+from functions.manifest import FunctionSpec, function_environment, is_invoked_async
 
 RUNTIME = "python3.12"
 MAX_EVENT_AGE_SECONDS = 6 * 3600
@@ -132,17 +131,9 @@ class AppFunction(pulumi.ComponentResource):
     def _environment(spec: FunctionSpec, config: StageConfig,
                      deps: FunctionDependencies) -> dict[str, pulumi.Input[str]]:
         """Names, never secrets: tables, buckets, parameter names, invoked functions, stage-wide settings."""
-        env: dict[str, pulumi.Input[str]] = {STAGE_ENV: config.stage, **deps.extra_environment, **spec.environment}
-        for access in spec.tables:
-            env[table_env(access.table)] = deps.table_names[access.table]
-        for bucket in spec.buckets:
-            env[bucket_env(bucket.bucket)] = deps.bucket_names[bucket.bucket]
-        for secret in spec.secrets:
-            env[secret_env(secret)] = deps.parameter_names[secret]
-        for target in spec.invokes:
-            env[function_env(target)] = physical_name(config.stage, target)
-        if spec.uses_user_pool and deps.user_pool_environment:
-            env.update(deps.user_pool_environment)
-        if spec.pushes_to_websocket and deps.websocket_endpoint is not None:
-            env[WEBSOCKET_ENDPOINT_ENV] = deps.websocket_endpoint
-        return env
+        return function_environment(
+            spec, config.stage, tables=deps.table_names, buckets=deps.bucket_names,
+            parameters=deps.parameter_names,
+            function_names={target: physical_name(config.stage, target) for target in spec.invokes},
+            websocket_endpoint=deps.websocket_endpoint, user_pool=deps.user_pool_environment,
+            shared=deps.extra_environment)

@@ -12,12 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import NAMESPACE, SECRET_KEYS, StageConfig
-
-UNSET = "unset"
-
-
-def parameter_name(stage: str, key: str) -> str:
-    return f"/mumble/{stage}/{key}"
+from functions.manifest import SECRET_PLACEHOLDER, parameter_path
 
 
 class Secrets(pulumi.ComponentResource):
@@ -30,8 +25,8 @@ class Secrets(pulumi.ComponentResource):
         for key in SECRET_KEYS:
             value = settings.get_secret(key)
             self.parameters[key] = aws.ssm.Parameter(
-                f"{name}-{key}", name=parameter_name(config.stage, key), type="SecureString",
-                value=value if value is not None else pulumi.Output.secret(UNSET),
+                f"{name}-{key}", name=parameter_path(config.stage, key), type="SecureString",
+                value=value if value is not None else pulumi.Output.secret(SECRET_PLACEHOLDER),
                 description=f"{key} of the {config.stage} stage (from Pulumi secret config)",
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=[] if value is not None else ["value"]))
         self.names = {key: parameter.name for key, parameter in self.parameters.items()}

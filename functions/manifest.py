@@ -12,7 +12,7 @@ Access is declared as (resource, actions): the IAM policy grants exactly those a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 API_PREFIX = "/api/v1"
 
@@ -130,12 +130,50 @@ def _upper_snake(camel: str) -> str:
     return "".join("_" + c if c.isupper() else c for c in camel).upper()
 
 
+SECRET_PLACEHOLDER = "unset"  # the value a secret parameter holds until an operator sets the key
+
+
+def parameter_path(stage: str, secret: str) -> str:
+    """The SSM parameter of a secret: `/mumble/<stage>/<secret>`."""
+    return f"/mumble/{stage}/{secret}"
+
+
+LEGACY_ID_ATTRIBUTE = "userId"  # the Cognito custom attribute holding a migrated user's legacy id
+LEGACY_ID_CLAIM = f"custom:{LEGACY_ID_ATTRIBUTE}"  # ... and its claim in the id token
+
 STAGE_ENV = "STAGE"
 WEBSOCKET_ENDPOINT_ENV = "WEBSOCKET_ENDPOINT"
 USER_POOL_ID_ENV = "USER_POOL_ID"
 USER_POOL_CLIENT_ID_ENV = "USER_POOL_CLIENT_ID"
 IMAGE_MODEL_ENV = "OPENAI_IMAGE_MODEL"
 TRANSCRIPTION_MODEL_ENV = "OPENAI_TRANSCRIPTION_MODEL"
+
+
+
+def function_environment(spec: "FunctionSpec", stage: str, *, tables: Mapping[str, Any], buckets: Mapping[str, Any],
+                         parameters: Mapping[str, Any], function_names: Mapping[str, Any],
+                         websocket_endpoint: Any = None, user_pool: Mapping[str, Any] | None = None,
+                         shared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A function's environment: names only, never secrets, and only what its manifest entry declares.
+
+    Values may be plain strings (local runtime) or deploy-time outputs (Pulumi); this decides only which names go
+    where, so the deployed and the local function see the same variables.
+    """
+    env: dict[str, Any] = {STAGE_ENV: stage, **(shared or {}), **spec.environment}
+    for access in spec.tables:
+        env[table_env(access.table)] = tables[access.table]
+    for bucket in spec.buckets:
+        env[bucket_env(bucket.bucket)] = buckets[bucket.bucket]
+    for secret in spec.secrets:
+        env[secret_env(secret)] = parameters[secret]
+    for target in spec.invokes:
+        env[function_env(target)] = function_names[target]
+    if spec.uses_user_pool and user_pool:
+        env.update(user_pool)
+    if spec.pushes_to_websocket and websocket_endpoint is not None:
+        env[WEBSOCKET_ENDPOINT_ENV] = websocket_endpoint
+    return env
+
 
 # --- the actions, named once ---------------------------------------------------------------------------------
 

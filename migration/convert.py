@@ -38,6 +38,8 @@ from typing import Any
 from bson import Binary, Code, Decimal128, ObjectId, json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
 
+from functions.shared.versions import format_timestamp
+
 MAX_DEPTH = 32  # DynamoDB's limit on nesting of lists and maps
 MAX_ITEM_BYTES = 400 * 1024
 _MIN_EXPONENT, _MAX_EXPONENT = -130, 125  # DynamoDB numbers: 1E-130 to 9.9999999999999999999999999999999999999E+125
@@ -64,13 +66,6 @@ class Unconvertible(ValueError):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.rule = rule
-
-
-def format_timestamp(value: dt.datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC; a naive datetime is UTC (that is what BSON dates are)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def to_attribute(value: Any, findings: Findings, path: str = "", depth: int = 0) -> AttributeValue:
@@ -201,10 +196,4 @@ def parse_legacy_timestamp(value: Any) -> str | None:
         except ValueError:
             return None
     return None
-
-
-def timestamp_millis(timestamp: str) -> int:
-    """Milliseconds since the epoch of a `YYYY-MM-DDTHH:MM:SS.mmmZ` string (for item versions)."""
-    parsed = dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-    return int(parsed.timestamp() * 1000)
 

@@ -23,7 +23,8 @@ from bson import ObjectId
 
 from functions.shared.storage import media_key
 from functions.shared.tables import IMAGES
-from migration.convert import AttributeValue, Findings, Unconvertible, format_timestamp, to_attribute
+from functions.shared.versions import format_timestamp
+from migration.convert import AttributeValue, Findings, Unconvertible, to_attribute
 from migration.mapping import (
     Converted,
     check_item,

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Protocol
 from bson import ObjectId
 
 from functions.shared.tables import TableSpec
+from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_LEGACY, VERSION_ATTRIBUTE, timestamp_millis
 from migration.convert import (
     MAX_ITEM_BYTES,
     AttributeValue,
@@ -23,13 +24,9 @@ from migration.convert import (
     Unconvertible,
     item_size,
     parse_legacy_timestamp,
-    timestamp_millis,
     to_attribute,
 )
 
-ORIGIN_LEGACY = "legacy"  # items written by the migration or the forward sync
-VERSION_ATTRIBUTE = "sourceVersion"  # legacy updatedAt (else createdAt, else ObjectId time), in ms
-ORIGIN_ATTRIBUTE = "origin"
 
 
 @dataclass(frozen=True)

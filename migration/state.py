@@ -14,7 +14,7 @@ from typing import Any
 
 from bson import json_util
 
-from migration.convert import format_timestamp
+from functions.shared.versions import format_timestamp
 
 
 @dataclass

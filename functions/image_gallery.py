@@ -1,0 +1,113 @@
+"""GET /api/v1/images (the caller's gallery, newest first), GET and DELETE /api/v1/images/{imageId}.
+
+The cursor is the last item's `(imageId, createdAt)`, base64url JSON. The user part of the index key is never in
+it: it is always the caller's, so no cursor, tampered or not, can page into another user's images. URLs in the
+answers are presigned and expire in 15 minutes; items keep keys only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+
+from functions.shared.api import bad_request, caller, make_resolver, not_found, query_int
+from functions.shared.aws import client, from_item
+from functions.shared.media_access import read_url
+from functions.shared.settings import bucket_name, table_name
+
+PAGE_DEFAULT, PAGE_MAX = 20, 50
+VISIBLE = ("imageId", "userId", "createdAt", "updatedAt", "prompt", "transcription", "weather", "location", "tags",
+           "likes", "isPublic", "model", "width", "height", "format", "bytes")
+
+logger = Logger()
+metrics = Metrics()
+app = make_resolver(logger)
+TABLE = table_name("images")
+BUCKET = bucket_name("media")
+
+
+def encode_cursor(last_key: dict[str, Any]) -> str:
+    raw = json.dumps([last_key["imageId"]["S"], last_key["createdAt"]["S"]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
+    try:
+        image_id, created_at = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(image_id, str) and isinstance(created_at, str) and image_id and created_at):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise bad_request("cursor is not one this API returned", "cursor") from None
+    return {"imageId": {"S": image_id}, "createdAt": {"S": created_at}, "userId": {"S": user_id}}
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    s3 = client("s3")
+    shown = {key: item[key] for key in VISIBLE if key in item}
+    shown["imageUrl"] = read_url(s3, BUCKET, item.get("imageKey"))
+    shown["thumbnailUrl"] = read_url(s3, BUCKET, item.get("thumbnailKey"))
+    return shown
+
+
+def find(image_id: str) -> dict[str, Any] | None:
+    if not image_id or len(image_id) > 64:
+        return None
+    page = client("dynamodb").query(TableName=TABLE, KeyConditionExpression="imageId = :i",
+                                    ExpressionAttributeValues={":i": {"S": image_id}}, Limit=1)
+    return from_item(page["Items"][0]) if page.get("Items") else None
+
+
+@app.get("/images")
+def gallery() -> dict[str, Any]:
+    user = caller(app)
+    limit = query_int(app, "limit", PAGE_DEFAULT, 1, PAGE_MAX)
+    kwargs: dict[str, Any] = {"TableName": TABLE, "IndexName": "UserIndex", "ScanIndexForward": False,
+                              "KeyConditionExpression": "userId = :u", "Limit": limit,
+                              "ExpressionAttributeValues": {":u": {"S": user.user_id}}}
+    cursor = app.current_event.get_query_string_value("cursor")
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user.user_id)
+    page = client("dynamodb").query(**kwargs)
+    last = page.get("LastEvaluatedKey")
+    return {"items": [view(from_item(item)) for item in page.get("Items", [])],
+            "nextCursor": encode_cursor(last) if last else None}
+
+
+@app.get("/images/<imageId>")
+def get_image(imageId: str) -> dict[str, Any]:  # noqa: N803
+    user = caller(app)
+    item = find(imageId)
+    if item is None or (item.get("userId") != user.user_id and item.get("isPublic") is not True):
+        raise not_found("image")  # someone else's private image does not exist, as far as the caller can tell
+    return view(item)
+
+
+@app.delete("/images/<imageId>")
+def delete_image(imageId: str) -> Response:  # noqa: N803
+    user = caller(app)
+    item = find(imageId)
+    if item is None or item.get("userId") != user.user_id:
+        raise not_found("image")
+    dynamodb = client("dynamodb")
+    try:
+        dynamodb.delete_item(TableName=TABLE, Key={"imageId": {"S": item["imageId"]},
+                                                   "createdAt": {"S": item["createdAt"]}},
+                             ConditionExpression="userId = :u", ExpressionAttributeValues={":u": {"S": user.user_id}})
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        raise not_found("image") from None
+    s3 = client("s3")
+    for key in (item.get("imageKey"), item.get("thumbnailKey"), item.get("audioKey")):
+        if key:  # the item goes first: an orphaned object is harmless, an item pointing at nothing is not
+            s3.delete_object(Bucket=BUCKET, Key=key)
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,99 @@
+"""S3 `ObjectCreated` under `images/` -> a thumbnail under `thumbnails/` and the image's metadata (width, height,
+format, bytes) on its item.
+
+The item is found by the object's `image-id` metadata (set by the worker and by the migration's media copy), else by
+the file name's stem. Redelivery is a no-op: the item remembers the ETag it was processed from. An image without an
+item (an upload racing its item, or a stray file) still gets its thumbnail; the item picks it up on redelivery.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from PIL import Image, UnidentifiedImageError
+
+from functions.shared.aws import client, from_item, to_item
+from functions.shared.settings import table_name
+from functions.shared.versions import stamp
+
+THUMBNAIL_PX = 320
+MAX_PIXELS = 40_000_000  # refuse decompression bombs rather than run out of memory
+
+logger = Logger()
+metrics = Metrics()
+IMAGES = table_name("images")
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def thumbnail_key(image_key: str) -> str:
+    _, owner, file_name = image_key.split("/", 2)
+    return f"thumbnails/{owner}/{os.path.splitext(file_name)[0]}.jpg"
+
+
+def find_item(image_id: str) -> dict[str, Any] | None:
+    page = client("dynamodb").query(TableName=IMAGES, KeyConditionExpression="imageId = :i",
+                                    ExpressionAttributeValues={":i": {"S": image_id}}, Limit=1)
+    return from_item(page["Items"][0]) if page.get("Items") else None
+
+
+def process(bucket: str, key: str) -> str:
+    """What happened to one object: `processed`, `duplicate`, `no-item`, `not-an-image` or `gone`."""
+    s3 = client("s3")
+    try:
+        obj = s3.get_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return "gone"  # deleted before we got here
+    etag = obj["ETag"].strip('"')
+    image_id = obj.get("Metadata", {}).get("image-id") or os.path.splitext(os.path.basename(key))[0]
+    item = find_item(image_id)
+    if item is not None and item.get("processedEtag") == etag:
+        return "duplicate"
+    data = obj["Body"].read()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height, image_format = image.width, image.height, (image.format or "unknown").lower()
+            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
+        logger.warning("not a readable image", extra={"key": key, "reason": str(error)})
+        return "not-an-image"
+    thumb = thumbnail_key(key)
+    s3.put_object(Bucket=bucket, Key=thumb, Body=out.getvalue(), ContentType="image/jpeg",
+                  Metadata={"image-id": image_id})
+    if item is None:
+        return "no-item"
+    dynamodb = client("dynamodb")
+    values = {"width": width, "height": height, "format": image_format, "bytes": len(data), "thumbnailKey": thumb,
+              "processedEtag": etag, **stamp()}
+    try:
+        dynamodb.update_item(
+            TableName=IMAGES, Key={"imageId": {"S": item["imageId"]}, "createdAt": {"S": item["createdAt"]}},
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
+            ConditionExpression="attribute_exists(imageId)",
+            ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(values)},
+            ExpressionAttributeValues=to_item({f":{i}": value for i, value in enumerate(values.values())}))
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return "no-item"  # deleted meanwhile
+    return "processed"
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: Any) -> dict[str, int]:
+    outcomes: dict[str, int] = {}
+    for record in event.records:
+        key = unquote_plus(record.s3.get_object.key)
+        if not key.startswith("images/"):
+            continue
+        outcome = process(record.s3.bucket.name, key)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        metrics.add_metric(name=f"Images_{outcome.replace('-', '_')}", unit=MetricUnit.Count, value=1)
+    return outcomes
