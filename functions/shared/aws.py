@@ -16,10 +16,13 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))  # presigned URLs signed with SigV4, headers included
+
+
 @functools.cache
 def client(service: str, endpoint_url: str | None = None) -> Any:
     """One client per service (and endpoint) for the life of the execution environment."""
-    return boto3.client(service, endpoint_url=endpoint_url, config=_CONFIG)
+    return boto3.client(service, endpoint_url=endpoint_url, config=_S3_CONFIG if service == "s3" else _CONFIG)
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
