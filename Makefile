@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAGE  ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo plan bench lock clean
+.PHONY: setup test demo dev plan bench lock clean
 
 setup: $(STAMP)
 
@@ -25,13 +25,19 @@ test: setup
 demo: setup
 	$(PY) -m local.demo
 
+# The whole app locally (moto, provider stand-ins, every function, HTTP + WebSocket gateways) until Ctrl-C.
+dev: setup
+	$(PY) -m local up
+
 # The offline plan of a stage: resource tree, counts and policy results under Pulumi's mocks (no cloud needed).
 plan: setup
 	$(PY) -m components.plan --stage $(STAGE)
 
 # Figures and ratios measured side by side in one run (several minutes; BENCH_ARGS="--sizes 2000,10000" for a quick look).
 BENCH_ARGS ?=
+FUNCTIONS_BENCH_ARGS ?=
 bench: setup
+	$(PY) -m bench.functions_bench $(FUNCTIONS_BENCH_ARGS)
 	$(PY) -m bench.migration_bench $(BENCH_ARGS)
 
 # Re-resolve every transitive pin from the direct pins in the requirements files.

@@ -149,6 +149,19 @@ class LocalApp:
         self.user_pool.create_user(email, password, legacy_id)
         return self.user_pool.sign_in(email, password)
 
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every event has run its course: S3 notifications delivered, async invocations (and their
+        retries) finished. Tests call it before looking at what the background work produced."""
+        import time  # noqa: PLC0415
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.s3_events.queued() == 0 and self.runtime.wait_idle(deadline - time.monotonic()) \
+                    and self.s3_events.queued() == 0:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"background work still running after {timeout} s")
+
     def run_schedule(self, function: str) -> Any:
         """What EventBridge would send on a schedule tick, delivered now (synchronously, for its answer)."""
         import datetime as dt  # noqa: PLC0415

@@ -54,6 +54,16 @@ class S3EventPump:
                     self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             self._stop.wait(0.1)
 
+    def queued(self) -> int:
+        """Events not yet handed to the runtime (waiting or being handed over)."""
+        total = 0
+        for queue_url, _ in self._queues:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
+                                                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            total += sum(int(value) for value in attributes.values())
+        return total
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -28,7 +28,7 @@ def _calm_providers(app: LocalApp) -> Iterator[None]:
     app.openai.reset()
     app.openweather.reset()
     yield
-    app.runtime.wait_idle(60)
+    app.settle()
 
 
 @dataclass

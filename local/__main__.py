@@ -1,0 +1,59 @@
+"""`python -m local up` (what `make dev` runs): the whole app on this machine until Ctrl-C.
+
+Prints the API and WebSocket URLs, a ready-made user's id token, and example requests. Without API keys the
+local OpenAI and OpenWeather stand-ins answer; with `--openai-key`/`--openweather-key` (or OPENAI_API_KEY /
+OPENWEATHER_API_KEY) the functions call the real services instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from local.app import DEMO_EMAIL, DEMO_PASSWORD, LocalApp, LocalAppOptions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start everything and serve until Ctrl-C")
+    up.add_argument("--openai-key", default=os.environ.get("OPENAI_API_KEY"))
+    up.add_argument("--openweather-key", default=os.environ.get("OPENWEATHER_API_KEY"))
+    args = parser.parse_args(argv)
+
+    options = LocalAppOptions(
+        openai_api_key=args.openai_key, openweather_api_key=args.openweather_key,
+        openai_base_url="https://api.openai.com/v1" if args.openai_key else None,
+        openweather_base_url="https://api.openweathermap.org" if args.openweather_key else None)
+    app = LocalApp(options).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        tokens = app.user(DEMO_EMAIL, DEMO_PASSWORD)
+        providers = "real OpenAI/OpenWeather" if args.openai_key else "local OpenAI/OpenWeather stand-ins"
+        print(f"""mumble local app is up ({providers})
+  API        {app.api_url}            (GET /health is public; everything else needs the token)
+  WebSocket  {app.websocket.url}/?token=<id token>
+  AWS        {app.aws.endpoint_url}   (moto; tables/buckets named mumble-{app.aws.stage}-*)
+  logs       {app.log_dir}/functions/<function>.log
+  user       {DEMO_EMAIL} / {DEMO_PASSWORD}
+
+export TOKEN={tokens['IdToken']}
+curl -s {app.api_url}/users/me -H "Authorization: Bearer $TOKEN"
+curl -s -X POST {app.api_url}/generate -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+     -d '{{"text": "a lighthouse in a storm", "location": {{"lat": 48.85, "lon": 2.35}}}}'
+
+Ctrl-C to stop.""", flush=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
