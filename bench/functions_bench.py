@@ -1,0 +1,160 @@
+"""`make bench` (functions part): cold start per handler and latency per route, measured side by side in one run.
+
+- Cold start: for each function, a fresh interpreter (with exactly the function's environment, against the local
+  app) imports the handler module and serves one representative event; wall time of the whole process, median of
+  `--runs`, against the floor of a fresh interpreter doing `import boto3` alone. Target (issue 5): every API handler
+  <= 1.3x the floor.
+- Latency: a few hundred requests per route through the local HTTP gateway at small concurrency, warm; p50/p95
+  end to end and what each handler adds over `GET /health` (the gateway, the JWT check and the runtime's hop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from functions.manifest import BY_NAME, FUNCTIONS, HttpRoute
+from functions.shared.tokens import TokenVerifier
+from local.app import LocalApp, LocalAppOptions
+from local.http_gateway import HttpGateway
+from local.lambda_runtime import REPO_ROOT
+
+PROBE = """
+import json, sys, time
+from local.lambda_worker import LambdaContext
+module, _, name = sys.argv[1].rpartition(".")
+handler = getattr(__import__(module, fromlist=[name]), name)
+event = json.loads(sys.argv[2])
+context = LambdaContext({"functionName": "bench", "invokedFunctionArn": "arn:aws:lambda:us-east-1:0:function:bench",
+                         "memoryLimitInMB": 256, "requestId": "bench", "deadlineMs": int(time.time() * 1000) + 60000})
+try:
+    handler(event, context)
+except Exception as error:
+    print(type(error).__name__, error, file=sys.stderr)
+"""
+
+
+def http_event(path: str, method: str, route: HttpRoute, claims: dict[str, Any] | None, body: Any = None,
+               query: dict[str, Any] | None = None, params: dict[str, str] | None = None) -> dict[str, Any]:
+    builder = EnvironBuilder(path=path, method=method, json=body, query_string=query)
+    return HttpGateway.event(Request(builder.get_environ()), route, params or {}, claims)
+
+
+def representative_events(app: LocalApp, tokens: dict[str, str], claims: dict[str, Any],
+                          audio_key: str) -> dict[str, Any]:
+    routes = {route.route_key: route for spec in FUNCTIONS for route in spec.http_routes}
+
+    def route(key: str) -> HttpRoute:
+        return routes[key]
+
+    return {
+        "health": http_event("/api/v1/health", "GET", route("GET /api/v1/health"), None),
+        "audioUpload": http_event("/api/v1/audio/upload", "POST", route("POST /api/v1/audio/upload"), claims,
+                                  {"contentType": "audio/webm", "size": 1000}),
+        "speechToText": http_event("/api/v1/transcriptions", "POST", route("POST /api/v1/transcriptions"), claims,
+                                   {"audioKey": audio_key}),
+        "generateImage": http_event("/api/v1/jobs/none", "GET", route("GET /api/v1/jobs/{jobId}"), claims,
+                                    params={"jobId": "none"}),
+        "weatherData": http_event("/api/v1/weather", "GET", route("GET /api/v1/weather"), claims,
+                                  query={"lat": 1, "lon": 2}),
+        "imageGallery": http_event("/api/v1/images", "GET", route("GET /api/v1/images"), claims),
+        "userProfile": http_event("/api/v1/users/me", "GET", route("GET /api/v1/users/me"), claims),
+        "websocketAuthorizer": {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:0:x/live/$connect",
+                                "queryStringParameters": {"token": tokens["IdToken"]}},
+        "websocket": {"requestContext": {"routeKey": "$default", "connectionId": "bench="}, "body": "{}"},
+        "generateImageWorker": {"jobId": "no-such-job"},
+        "imageProcessor": {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                                        "s3": {"bucket": {"name": app.buckets["media"]},
+                                               "object": {"key": "images/x/none.png", "size": 1}}}]},
+        "maintenance": {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}},
+        "userMigration": {"triggerSource": "UserMigration_ForgotPassword", "userName": "nobody@example.com",
+                          "request": {}, "response": {}},
+    }
+
+
+def timed_process(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(args, env=env, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def cold_starts(app: LocalApp, events: dict[str, Any], runs: int) -> None:
+    health_env = app.function_environment(BY_NAME["health"])
+    print(f"\nCold start: fresh interpreter importing the handler and serving one event (median of {runs})")
+    rows = []
+    for spec in FUNCTIONS:
+        env = app.function_environment(spec)
+        floor = statistics.median(timed_process([sys.executable, "-c", "import boto3"], health_env)
+                                  for _ in range(runs))
+        cold = statistics.median(timed_process([sys.executable, "-c", PROBE, spec.handler,
+                                                json.dumps(events[spec.name])], env) for _ in range(runs))
+        rows.append((spec, cold, floor))
+    print(f"  {'function':22} {'cold s':>7} {'floor s':>8} {'ratio':>6}  target")
+    for spec, cold, floor in rows:
+        api = bool(spec.http_routes)
+        verdict = ("ok" if cold / floor <= 1.3 else "MISSED") if api else "-"
+        print(f"  {spec.name:22} {cold:7.3f} {floor:8.3f} {cold / floor:6.2f}  {'<=1.30 ' + verdict if api else ''}")
+
+
+def latency(app: LocalApp, tokens: dict[str, str], requests_per_route: int, concurrency: int) -> None:
+    headers = {"Authorization": f"Bearer {tokens['IdToken']}"}
+    job = requests.post(f"{app.api_url}/generate", json={"text": "bench"}, headers=headers, timeout=30).json()
+    cases = [("GET /health", "GET", "/health", None), ("GET /users/me", "GET", "/users/me", None),
+             ("GET /images", "GET", "/images?limit=20", None), ("GET /weather", "GET", "/weather?lat=1&lon=2", None),
+             ("POST /audio/upload", "POST", "/audio/upload", {"contentType": "audio/webm", "size": 1000}),
+             ("GET /jobs/{jobId}", "GET", f"/jobs/{job['jobId']}", None)]
+    print(f"\nLatency through the local gateway: {requests_per_route} requests per route, concurrency {concurrency}")
+    print(f"  {'route':22} {'p50 ms':>7} {'p95 ms':>7} {'handler p50 ms':>15}")
+    baseline = None
+    for label, method, path, body in cases:
+        session = requests.Session()
+
+        def one(_: int) -> float:
+            started = time.perf_counter()
+            answer = session.request(method, app.api_url + path, json=body, headers=headers, timeout=30)
+            assert answer.status_code < 300, (label, answer.status_code, answer.text)
+            return (time.perf_counter() - started) * 1000
+
+        for _ in range(concurrency * 2):
+            one(0)  # warm every execution environment
+        with ThreadPoolExecutor(concurrency) as pool:
+            samples = sorted(pool.map(one, range(requests_per_route)))
+        p50, p95 = samples[len(samples) // 2], samples[int(len(samples) * 0.95) - 1]
+        baseline = p50 if baseline is None else baseline
+        print(f"  {label:22} {p50:7.1f} {p95:7.1f} {p50 - baseline:15.1f}")
+    print("  (handler p50 = the route's p50 minus GET /health's: what the handler's own work adds)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.functions_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="cold starts per function (median)")
+    parser.add_argument("--requests", type=int, default=300, help="requests per route")
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args(argv)
+    if min(args.runs, args.requests, args.concurrency) < 1:
+        parser.error("--runs, --requests and --concurrency must be at least 1")
+    with LocalApp(LocalAppOptions(stage="bench")) as app:
+        tokens = app.user("bench@example.com")
+        verifier = TokenVerifier(app.user_pool.issuer, app.user_pool.client_id, app.user_pool.jwks_url)
+        claims = verifier.verify(tokens["IdToken"])
+        audio = b"SPEECH:a benchmark"
+        upload = requests.post(f"{app.api_url}/audio/upload", json={"contentType": "audio/webm", "size": len(audio)},
+                               headers={"Authorization": f"Bearer {tokens['IdToken']}"}, timeout=30).json()
+        requests.put(upload["upload"]["url"], data=audio, headers=upload["upload"]["headers"], timeout=30)
+        cold_starts(app, representative_events(app, tokens, claims, upload["audioKey"]), args.runs)
+        latency(app, tokens, args.requests, args.concurrency)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
