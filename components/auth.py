@@ -49,7 +49,8 @@ class Auth(pulumi.ComponentResource):
             prevent_user_existence_errors="ENABLED",
             # the legacy id is readable (it is in the id token) but only the migration trigger sets it: a user
             # who could write it at sign-up could claim another user's images
-            read_attributes=["email", "email_verified", LEGACY_ID_CLAIM], write_attributes=["email"], enable_token_revocation=True,
+            read_attributes=["email", "email_verified", LEGACY_ID_CLAIM], write_attributes=["email"],
+            enable_token_revocation=True,
             access_token_validity=TOKEN_VALIDITY_HOURS, id_token_validity=TOKEN_VALIDITY_HOURS,
             refresh_token_validity=REFRESH_VALIDITY_DAYS,
             token_validity_units={"access_token": "hours", "id_token": "hours", "refresh_token": "days"},

@@ -17,14 +17,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.manifest import IMAGE_MODEL_ENV, TRANSCRIPTION_MODEL_ENV, WEBSOCKET_ENDPOINT_ENV
 from functions.shared import openai_calls
-from functions.shared.aws import client, from_item, to_item
+from functions.shared.aws import client, to_item
 from functions.shared.jobs import TERMINAL, JobStore, public_view
 from functions.shared.prompts import build_prompt
 from functions.shared.push import Pusher
 from functions.shared.secrets import SecretNotSet, api_key
 from functions.shared.settings import bucket_name, optional, required, table_name
 from functions.shared.storage import media_key
-from functions.shared.versions import now_timestamp, stamp, timestamp_millis
+from functions.shared.versions import stamp, timestamp_millis
 from functions.shared.weather import DEFAULT_BASE_URL, WeatherService, WeatherUnavailable
 
 logger = Logger()
@@ -42,21 +42,6 @@ PUSHER = Pusher(client("dynamodb"), table_name("connections"),
 
 class JobFailed(Exception):
     """The job cannot succeed; the message is its reason."""
-
-
-def start(job: dict[str, Any]) -> bool:
-    """pending -> running (or running again on a retry); False when the job has already finished."""
-    dynamodb = client("dynamodb")
-    try:
-        dynamodb.update_item(
-            TableName=STORE.table, Key={"jobId": {"S": job["jobId"]}},
-            UpdateExpression="SET #s = :running, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one",
-            ConditionExpression="#s IN (:pending, :running)", ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item({":running": "running", ":pending": "pending", ":now": now_timestamp(),
-                                               ":zero": 0, ":one": 1}))
-        return True
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
 
 
 def transcript(job: dict[str, Any], openai: Any, deadline: openai_calls.Deadline) -> str:
@@ -84,16 +69,6 @@ def weather_at(location: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
 
 
-def image_created_at(job: dict[str, Any]) -> str:
-    """The image's `createdAt`, fixed on the job the first time, so a retried worker writes the same item."""
-    dynamodb = client("dynamodb")
-    updated = dynamodb.update_item(
-        TableName=STORE.table, Key={"jobId": {"S": job["jobId"]}},
-        UpdateExpression="SET imageCreatedAt = if_not_exists(imageCreatedAt, :now)",
-        ExpressionAttributeValues={":now": {"S": now_timestamp()}}, ReturnValues="ALL_NEW")
-    return updated["Attributes"]["imageCreatedAt"]["S"]
-
-
 def run(job: dict[str, Any], deadline: openai_calls.Deadline) -> dict[str, Any]:
     request = job["request"]
     try:
@@ -109,7 +84,7 @@ def run(job: dict[str, Any], deadline: openai_calls.Deadline) -> dict[str, Any]:
     key = media_key("images", user_id, f"{image_id}.png")
     client("s3").put_object(Bucket=BUCKET, Key=key, Body=png, ContentType="image/png",
                             Metadata={"image-id": image_id, "job-id": job["jobId"]})
-    created = image_created_at(job)
+    created = STORE.image_created_at(job["jobId"])
     item = {
         "imageId": image_id, "createdAt": created, "userId": user_id, "transcription": text, "prompt": prompt,
         "imageKey": key, "audioKey": request.get("audioKey"), "model": IMAGE_MODEL, "isPublic": False,
@@ -120,16 +95,6 @@ def run(job: dict[str, Any], deadline: openai_calls.Deadline) -> dict[str, Any]:
     }
     client("dynamodb").put_item(TableName=IMAGES, Item=to_item(item))
     return {"imageKey": key}
-
-
-def finish(job_id: str, keys: dict[str, str]) -> dict[str, Any]:
-    updated = client("dynamodb").update_item(
-        TableName=STORE.table, Key={"jobId": {"S": job_id}},
-        UpdateExpression="SET #s = :done, #k = :keys, updatedAt = :now REMOVE #e",
-        ExpressionAttributeNames={"#s": "status", "#k": "keys", "#e": "error"},
-        ExpressionAttributeValues=to_item({":done": "succeeded", ":keys": keys, ":now": now_timestamp()}),
-        ReturnValues="ALL_NEW")
-    return from_item(updated["Attributes"])
 
 
 def push(job: dict[str, Any]) -> None:
@@ -147,7 +112,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if job is None:
         logger.error("no such job; dropping the event", extra={"jobId": job_id})
         return {"jobId": job_id, "status": "unknown"}
-    if job["status"] in TERMINAL or not start(job):
+    if job["status"] in TERMINAL or not STORE.start(job_id):
         return {"jobId": job_id, "status": job["status"]}  # a redelivered event for a finished job
     try:
         keys = run(job, openai_calls.Deadline.from_context(context))
@@ -157,7 +122,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failed = STORE.get(job_id) or {**job, "status": "failed", "error": str(error)}
         push(failed)
         return public_view(failed)
-    done = finish(job_id, keys)
+    done = STORE.succeed(job_id, keys)
     metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
     push(done)
     return public_view(done)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from functions.shared.api import bad_request, caller, make_resolver, not_found, query_int
 from functions.shared.aws import client, from_item
+from functions.shared.image_items import find_image
 from functions.shared.media_access import read_url
 from functions.shared.settings import bucket_name, table_name
 
@@ -57,9 +58,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
 def find(image_id: str) -> dict[str, Any] | None:
     if not image_id or len(image_id) > 64:
         return None
-    page = client("dynamodb").query(TableName=TABLE, KeyConditionExpression="imageId = :i",
-                                    ExpressionAttributeValues={":i": {"S": image_id}}, Limit=1)
-    return from_item(page["Items"][0]) if page.get("Items") else None
+    return find_image(client("dynamodb"), TABLE, image_id)
 
 
 @app.get("/images")

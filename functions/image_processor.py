@@ -18,7 +18,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from PIL import Image, UnidentifiedImageError
 
-from functions.shared.aws import client, from_item, to_item
+from functions.shared.aws import client, to_item
+from functions.shared.image_items import find_image
 from functions.shared.settings import table_name
 from functions.shared.versions import stamp
 
@@ -36,12 +37,6 @@ def thumbnail_key(image_key: str) -> str:
     return f"thumbnails/{owner}/{os.path.splitext(file_name)[0]}.jpg"
 
 
-def find_item(image_id: str) -> dict[str, Any] | None:
-    page = client("dynamodb").query(TableName=IMAGES, KeyConditionExpression="imageId = :i",
-                                    ExpressionAttributeValues={":i": {"S": image_id}}, Limit=1)
-    return from_item(page["Items"][0]) if page.get("Items") else None
-
-
 def process(bucket: str, key: str) -> str:
     """What happened to one object: `processed`, `duplicate`, `no-item`, `not-an-image` or `gone`."""
     s3 = client("s3")
@@ -51,7 +46,7 @@ def process(bucket: str, key: str) -> str:
         return "gone"  # deleted before we got here
     etag = obj["ETag"].strip('"')
     image_id = obj.get("Metadata", {}).get("image-id") or os.path.splitext(os.path.basename(key))[0]
-    item = find_item(image_id)
+    item = find_image(client("dynamodb"), IMAGES, image_id)
     if item is not None and item.get("processedEtag") == etag:
         return "duplicate"
     data = obj["Body"].read()

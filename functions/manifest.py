@@ -149,7 +149,6 @@ IMAGE_MODEL_ENV = "OPENAI_IMAGE_MODEL"
 TRANSCRIPTION_MODEL_ENV = "OPENAI_TRANSCRIPTION_MODEL"
 
 
-
 def function_environment(spec: "FunctionSpec", stage: str, *, tables: Mapping[str, Any], buckets: Mapping[str, Any],
                          parameters: Mapping[str, Any], function_names: Mapping[str, Any],
                          websocket_endpoint: Any = None, user_pool: Mapping[str, Any] | None = None,

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.shared.api import Caller, caller, json_body, make_resolver
 from functions.shared.aws import client, from_item, to_item
 from functions.shared.settings import table_name
-from functions.shared.versions import now_millis, stamp
+from functions.shared.versions import millis_timestamp, now_millis, stamp
 
 VISIBLE = ("userId", "email", "username", "displayName", "avatarUrl", "preferences", "location", "createdAt",
            "updatedAt")
@@ -51,7 +51,7 @@ def profile(user: Caller) -> dict[str, Any]:
         return from_item(found)
     millis = now_millis()
     item = {"userId": user.user_id, "email": (user.email or "").strip().lower() or None,
-            "username": user.username, "createdAt": stamp(millis)["updatedAt"], **stamp(millis)}
+            "username": user.username, "createdAt": millis_timestamp(millis), **stamp(millis)}
     try:
         dynamodb.put_item(TableName=TABLE, Item=to_item(item), ConditionExpression="attribute_not_exists(userId)")
         metrics.add_metric(name="ProfilesCreated", unit=MetricUnit.Count, value=1)

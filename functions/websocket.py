@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 
 from functions.manifest import WEBSOCKET_ENDPOINT_ENV
 from functions.shared import jobs
+from functions.shared.api import schema_error_details
 from functions.shared.aws import client, to_item
 from functions.shared.push import Pusher
 from functions.shared.settings import bucket_name, function_name, required, table_name
@@ -77,9 +78,7 @@ def generate(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     except ValueError as error:
         return reply_error(connection_id, "ValidationError", f"the message is not valid JSON: {error}")
     except SchemaValidationError as error:
-        field = (error.name or "").removeprefix("data").lstrip(".") or None
-        return reply_error(connection_id, "ValidationError",
-                           (error.validation_message or "invalid message").replace("data.", "", 1), field)
+        return reply_error(connection_id, "ValidationError", *schema_error_details(error))
     key = message.pop("idempotencyKey", None)
     message.pop("action", None)
     try:

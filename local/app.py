@@ -5,7 +5,10 @@ S3 events and the Lambda Invoke API wired without Docker. Used by `make dev`, th
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -152,8 +155,6 @@ class LocalApp:
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until every event has run its course: S3 notifications delivered, async invocations (and their
         retries) finished. Tests call it before looking at what the background work produced."""
-        import time  # noqa: PLC0415
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.s3_events.queued() == 0 and self.runtime.wait_idle(deadline - time.monotonic()) \
@@ -164,9 +165,6 @@ class LocalApp:
 
     def run_schedule(self, function: str) -> Any:
         """What EventBridge would send on a schedule tick, delivered now (synchronously, for its answer)."""
-        import datetime as dt  # noqa: PLC0415
-        import uuid  # noqa: PLC0415
-
         event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
                  "account": "000000000000", "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "region": self.aws.region, "resources": [f"arn:aws:events:{self.aws.region}:000000000000:rule/"

@@ -183,8 +183,9 @@ class LambdaRuntime:
             environment.kill()  # timed out or crashed: the environment is gone, the next call starts cold
             pool.release(None)
             outcome.timed_out = timed_out
-            outcome.error = ({"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {limit:.2f} seconds"}
-                             if timed_out else {"errorType": "Runtime.ExitError", "errorMessage": "the process exited"})
+            outcome.error = (
+                {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {limit:.2f} seconds"}
+                if timed_out else {"errorType": "Runtime.ExitError", "errorMessage": "the process exited"})
             return outcome
         pool.release(environment)
         outcome.result, outcome.error = answer.get("result"), answer.get("error")

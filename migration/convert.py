@@ -196,4 +196,3 @@ def parse_legacy_timestamp(value: Any) -> str | None:
         except ValueError:
             return None
     return None
-

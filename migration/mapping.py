@@ -28,7 +28,6 @@ from migration.convert import (
 )
 
 
-
 @dataclass(frozen=True)
 class MediaFile:
     """A legacy upload to copy: where it is under the uploads dir, the S3 key it gets, its SHA-256 (base64)."""

@@ -50,9 +50,7 @@ def make_resolver(logger: Logger) -> APIGatewayHttpResolver:
 
     @app.exception_handler(SchemaValidationError)
     def _invalid(error: SchemaValidationError) -> Response:
-        field = _field_name(error.name or "")
-        message = (error.validation_message or "invalid request body").replace("data.", "", 1)
-        return error_response(400, "ValidationError", message, field or None)
+        return error_response(400, "ValidationError", *schema_error_details(error))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
@@ -66,8 +64,11 @@ def make_resolver(logger: Logger) -> APIGatewayHttpResolver:
     return app
 
 
-def _field_name(name: str) -> str:
-    return name[len("data."):] if name.startswith("data.") else ("" if name == "data" else name)
+def schema_error_details(error: SchemaValidationError) -> tuple[str, str | None]:
+    """(message, field) of a JSON Schema failure, without the validator's `data.` prefix."""
+    name = error.name or ""
+    field = name[len("data."):] if name.startswith("data.") else ("" if name == "data" else name)
+    return (error.validation_message or "invalid input").replace("data.", "", 1), field or None
 
 
 @dataclass(frozen=True)

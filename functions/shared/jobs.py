@@ -50,7 +50,7 @@ class SubmissionRejected(ValueError):
 
 
 class JobStore:
-    """Job records in the jobs table, and the worker that runs them."""
+    """Job records in the jobs table and every change of their state (submission, worker, maintenance)."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
@@ -68,6 +68,38 @@ class JobStore:
         self.dynamodb.put_item(TableName=self.table, Item=to_item(job),
                                ConditionExpression="attribute_not_exists(jobId)")
         return job
+
+    def start(self, job_id: str) -> bool:
+        """pending -> running (or running again on a retry); False when the job has already finished."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table, Key={"jobId": {"S": job_id}},
+                UpdateExpression="SET #s = :running, updatedAt = :now, "
+                                 "attempts = if_not_exists(attempts, :zero) + :one",
+                ConditionExpression="#s IN (:pending, :running)", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=to_item({":running": "running", ":pending": "pending",
+                                                   ":now": now_timestamp(), ":zero": 0, ":one": 1}))
+            return True
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def image_created_at(self, job_id: str) -> str:
+        """The image's `createdAt`, fixed on the job the first time, so a retried worker writes the same item."""
+        updated = self.dynamodb.update_item(
+            TableName=self.table, Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET imageCreatedAt = if_not_exists(imageCreatedAt, :now)",
+            ExpressionAttributeValues={":now": {"S": now_timestamp()}}, ReturnValues="ALL_NEW")
+        return updated["Attributes"]["imageCreatedAt"]["S"]
+
+    def succeed(self, job_id: str, keys: dict[str, str]) -> dict[str, Any]:
+        """The job as it is now: succeeded, with the keys of what it made."""
+        updated = self.dynamodb.update_item(
+            TableName=self.table, Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET #s = :done, #k = :keys, updatedAt = :now REMOVE #e",
+            ExpressionAttributeNames={"#s": "status", "#k": "keys", "#e": "error"},
+            ExpressionAttributeValues=to_item({":done": "succeeded", ":keys": keys, ":now": now_timestamp()}),
+            ReturnValues="ALL_NEW")
+        return from_item(updated["Attributes"])
 
     def fail(self, job_id: str, reason: str) -> bool:
         """Mark an unfinished job failed with a reason; False when it had already finished (nothing changed)."""
