@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.shared import jobs
 from functions.shared.api import ApiError, bad_request, caller, json_body, make_resolver, not_found
-from functions.shared.aws import client
+from functions.shared.aws import LazyClient, client
 from functions.shared.settings import bucket_name, function_name, table_name
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -20,8 +20,8 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 logger = Logger()
 metrics = Metrics()
 app = make_resolver(logger)
-STORE = jobs.JobStore(client("dynamodb"), table_name("jobs"))
-SUBMITTER = jobs.Submitter(STORE, client("s3"), bucket_name("media"), client("lambda"),
+STORE = jobs.JobStore(LazyClient("dynamodb"), table_name("jobs"))
+SUBMITTER = jobs.Submitter(STORE, LazyClient("s3"), bucket_name("media"), LazyClient("lambda"),
                            function_name("generateImageWorker"), table_name("idempotency"))
 
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.manifest import IMAGE_MODEL_ENV, TRANSCRIPTION_MODEL_ENV, WEBSOCKET_ENDPOINT_ENV
 from functions.shared import openai_calls
-from functions.shared.aws import client, to_item
+from functions.shared.aws import LazyClient, client, to_item
 from functions.shared.jobs import TERMINAL, JobStore, public_view
 from functions.shared.prompts import build_prompt
 from functions.shared.push import Pusher
@@ -33,11 +33,11 @@ BUCKET = bucket_name("media")
 IMAGES = table_name("images")
 IMAGE_MODEL = required(IMAGE_MODEL_ENV)
 TRANSCRIPTION_MODEL = required(TRANSCRIPTION_MODEL_ENV)
-STORE = JobStore(client("dynamodb"), table_name("jobs"))
-WEATHER = WeatherService(client("dynamodb"), table_name("weather-cache"), lambda: api_key("openweatherApiKey"),
+STORE = JobStore(LazyClient("dynamodb"), table_name("jobs"))
+WEATHER = WeatherService(LazyClient("dynamodb"), table_name("weather-cache"), lambda: api_key("openweatherApiKey"),
                          optional("OPENWEATHER_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL)
-PUSHER = Pusher(client("dynamodb"), table_name("connections"),
-                client("apigatewaymanagementapi", required(WEBSOCKET_ENDPOINT_ENV)))
+PUSHER = Pusher(LazyClient("dynamodb"), table_name("connections"),
+                LazyClient("apigatewaymanagementapi", required(WEBSOCKET_ENDPOINT_ENV)))
 
 
 class JobFailed(Exception):

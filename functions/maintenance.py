@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.shared.aws import client
+from functions.shared.aws import LazyClient, client
 from functions.shared.jobs import JobStore
 from functions.shared.settings import table_name
 from functions.shared.versions import format_timestamp
@@ -18,7 +18,7 @@ STUCK_AFTER = dt.timedelta(minutes=15)  # the worker's timeout is 5 minutes; Lam
 
 logger = Logger()
 metrics = Metrics()
-STORE = JobStore(client("dynamodb"), table_name("jobs"))
+STORE = JobStore(LazyClient("dynamodb"), table_name("jobs"))
 
 
 def fail_stuck_jobs(now: dt.datetime) -> dict[str, int]:

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.shared.api import ApiError, caller, make_resolver, query_float
-from functions.shared.aws import client
+from functions.shared.aws import LazyClient
 from functions.shared.secrets import SecretNotSet, api_key
 from functions.shared.settings import optional, table_name
 from functions.shared.weather import DEFAULT_BASE_URL, WeatherService, WeatherUnavailable
@@ -16,7 +16,7 @@ from functions.shared.weather import DEFAULT_BASE_URL, WeatherService, WeatherUn
 logger = Logger()
 metrics = Metrics()
 app = make_resolver(logger)
-WEATHER = WeatherService(client("dynamodb"), table_name("weather-cache"), lambda: api_key("openweatherApiKey"),
+WEATHER = WeatherService(LazyClient("dynamodb"), table_name("weather-cache"), lambda: api_key("openweatherApiKey"),
                          optional("OPENWEATHER_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL)
 
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 from functions.manifest import WEBSOCKET_ENDPOINT_ENV
 from functions.shared import jobs
 from functions.shared.api import schema_error_details
-from functions.shared.aws import client, to_item
+from functions.shared.aws import LazyClient, client, to_item
 from functions.shared.push import Pusher
 from functions.shared.settings import bucket_name, function_name, required, table_name
 from functions.shared.versions import now_timestamp
@@ -33,11 +33,11 @@ MESSAGE_SCHEMA: dict[str, Any] = {
 logger = Logger()
 metrics = Metrics()
 CONNECTIONS = table_name("connections")
-STORE = jobs.JobStore(client("dynamodb"), table_name("jobs"))
-SUBMITTER = jobs.Submitter(STORE, client("s3"), bucket_name("media"), client("lambda"),
+STORE = jobs.JobStore(LazyClient("dynamodb"), table_name("jobs"))
+SUBMITTER = jobs.Submitter(STORE, LazyClient("s3"), bucket_name("media"), LazyClient("lambda"),
                            function_name("generateImageWorker"), table_name("idempotency"))
-PUSHER = Pusher(client("dynamodb"), CONNECTIONS,
-                client("apigatewaymanagementapi", required(WEBSOCKET_ENDPOINT_ENV)))
+PUSHER = Pusher(LazyClient("dynamodb"), CONNECTIONS,
+                LazyClient("apigatewaymanagementapi", required(WEBSOCKET_ENDPOINT_ENV)))
 OK = {"statusCode": 200}
 
 

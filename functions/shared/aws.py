@@ -1,5 +1,5 @@
-"""boto3 clients made once per execution environment (on first use, so importing a handler stays cheap) and the
-conversion between DynamoDB attribute values and plain Python values."""
+"""boto3 clients made once per execution environment, on first use, and the conversion between DynamoDB attribute
+values and plain Python values."""
 
 from __future__ import annotations
 
@@ -23,6 +23,19 @@ _S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))  # presigned URLs s
 def client(service: str, endpoint_url: str | None = None) -> Any:
     """One client per service (and endpoint) for the life of the execution environment."""
     return boto3.client(service, endpoint_url=endpoint_url, config=_S3_CONFIG if service == "s3" else _CONFIG)
+
+
+class LazyClient:
+    """Stands in for `client(service, endpoint_url)` until first used. Handlers wire their services at import; a
+    client costs tens of milliseconds to create (service model, endpoint rules), and a route that never touches it
+    (e.g. `GET /jobs/{id}` never invokes the worker) should not pay for it on a cold start."""
+
+    def __init__(self, service: str, endpoint_url: str | None = None) -> None:
+        self._service = service
+        self._endpoint_url = endpoint_url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._endpoint_url), name)
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:

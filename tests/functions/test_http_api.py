@@ -10,9 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 import requests
+import werkzeug.test
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.app import LocalApp
+from local.fakes.openai_api import TRANSCRIPTIONS
+from local.http_gateway import HttpGateway
 from tests.functions.conftest import Client
 
 
@@ -130,6 +133,20 @@ def test_transcription_of_own_audio_only(alice: Client, bob: Client) -> None:
     assert bob.post("/transcriptions", json={"audioKey": key}).status_code == 400
     missing = alice.post("/transcriptions", json={"audioKey": f"audio/{alice.user_id}/nothing.webm"})
     assert missing.status_code == 404
+
+
+def test_a_function_past_the_integration_limit_is_a_503(app: LocalApp, alice: Client) -> None:
+    """API Gateway answers 503 when the integration outlives its limit (30 s); a gateway with a 1 s limit over the
+    same runtime shows it without waiting half a minute. The next request is served normally."""
+    key = alice.upload_audio("slow words")
+    gateway = werkzeug.test.Client(HttpGateway(app.runtime, app.verifier, integration_timeout_s=1.0))
+    app.openai.delay(TRANSCRIPTIONS, 3.0, times=1)
+    started = time.monotonic()
+    answer = gateway.post("/api/v1/transcriptions", json={"audioKey": key}, headers=alice.headers())
+    assert answer.status_code == 503 and answer.json == {"message": "Service Unavailable"}
+    assert time.monotonic() - started < 2.5
+    again = gateway.post("/api/v1/transcriptions", json={"audioKey": key}, headers=alice.headers())
+    assert again.status_code == 200 and again.json["text"] == "slow words"
 
 
 def test_weather_is_cached_by_rounded_coordinates(app: LocalApp, alice: Client) -> None:
