@@ -6,25 +6,26 @@ fallback is a viewer-request function on the site behaviour (see edge_code/spa_r
 error responses). Site files are uploaded with their content type and a cache policy that needs no
 invalidation: hashed assets immutable for a year, everything else revalidated.
 
-Extension point for the cutover router: `Edge(viewer_request_code=..., extra_origins=..., cohort_header=...)`
-replaces the viewer-request function, adds the legacy origin and puts the cohort header into the cache key.
+With a cutover router (stages with `legacyOrigin`), the router replaces the SPA function on every behaviour, the
+visitor-cookie function runs at viewer-response, the `legacy` origin is added, and the site's cache key includes
+the cohort header so a cached answer never crosses cohorts.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import NAMESPACE, StageConfig
+from components.cutover import CutoverRouter
+from components.edge_functions import COHORT_HEADER, edge_function_code
 from components.private_bucket import PrivateBucket
 
-EDGE_CODE = Path(__file__).parent / "edge_code"
 # AWS managed policies (stable, documented ids).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -71,29 +72,11 @@ def content_security_policy(region: str) -> str:
     ])
 
 
-@dataclass(frozen=True)
-class ExtraOrigin:
-    """A further custom origin (the cutover issue's legacy origin)."""
-
-    origin_id: str
-    domain_name: str
-
-
-@dataclass(frozen=True)
-class Routing:
-    """What the site behaviour runs at viewer-request and what it keys the cache on."""
-
-    viewer_request_code: Path = EDGE_CODE / "spa_rewrite.js"
-    extra_origins: Sequence[ExtraOrigin] = ()
-    cache_key_headers: Sequence[str] = ()  # e.g. the cohort header, so cached answers never cross cohorts
-    key_value_store_arns: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-
-
 class Edge(pulumi.ComponentResource):
     """`distribution`, `site_bucket`, `url` (https://..., the site's origin), `domain`."""
 
     def __init__(self, name: str, config: StageConfig, api_domain: pulumi.Input[str], project_root: Path,
-                 routing: Routing = Routing(), opts: pulumi.ResourceOptions | None = None) -> None:
+                 router: CutoverRouter | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mumble:edge:Edge", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.site_bucket = PrivateBucket(f"{name}-site", versioned=False, force_destroy=True,
@@ -114,21 +97,26 @@ class Edge(pulumi.ComponentResource):
                                             "override": True},
             },
             opts=child)
-        viewer_request = aws.cloudfront.Function(
-            f"{name}-viewer-request", name=f"mumble-{config.stage}-viewer-request", runtime="cloudfront-js-2.0",
-            code=routing.viewer_request_code.read_text(), publish=True,
-            key_value_store_associations=list(routing.key_value_store_arns) or None,
-            comment="site behaviour: SPA fallback (and cutover routing when configured)", opts=child)
-        site_cache_policy: pulumi.Input[str] = CACHING_OPTIMIZED
-        if routing.cache_key_headers:
+        if router is None:
+            spa = aws.cloudfront.Function(
+                f"{name}-viewer-request", name=f"mumble-{config.stage}-viewer-request", runtime="cloudfront-js-2.0",
+                code=edge_function_code("spa-rewrite"), publish=True, comment="site behaviour: SPA fallback",
+                opts=child)
+            site_functions = [{"event_type": "viewer-request", "function_arn": spa.arn}]
+            api_functions: list[dict[str, Any]] = []
+            site_cache_policy: pulumi.Input[str] = CACHING_OPTIMIZED
+        else:
+            site_functions = api_functions = [
+                {"event_type": "viewer-request", "function_arn": router.viewer_request.arn},
+                {"event_type": "viewer-response", "function_arn": router.viewer_response.arn}]
             site_cache_policy = aws.cloudfront.CachePolicy(
                 f"{name}-site", name=f"mumble-{config.stage}-site-by-cohort", default_ttl=86400, max_ttl=31536000,
-                min_ttl=0, parameters_in_cache_key_and_forwarded_to_origin={
+                min_ttl=0, comment="the managed CachingOptimized policy plus the cohort header in the cache key",
+                parameters_in_cache_key_and_forwarded_to_origin={
                     "enable_accept_encoding_brotli": True, "enable_accept_encoding_gzip": True,
                     "cookies_config": {"cookie_behavior": "none"},
                     "query_strings_config": {"query_string_behavior": "none"},
-                    "headers_config": {"header_behavior": "whitelist",
-                                       "headers": {"items": list(routing.cache_key_headers)}}},
+                    "headers_config": {"header_behavior": "whitelist", "headers": {"items": [COHORT_HEADER]}}},
                 opts=child).id
 
         certificate_arn, aliases = self._certificate(name, config) if config.domainName else (None, [])
@@ -136,8 +124,7 @@ class Edge(pulumi.ComponentResource):
             {"origin_id": "site", "domain_name": self.site_bucket.regional_domain_name,
              "origin_access_control_id": oac.id},
             {"origin_id": "api", "domain_name": api_domain, "custom_origin_config": _https_origin()},
-        ] + [{"origin_id": extra.origin_id, "domain_name": extra.domain_name,
-              "custom_origin_config": _https_origin()} for extra in routing.extra_origins]
+        ] + ([{**router.legacy_origin, "custom_origin_config": _https_origin()}] if router else [])
         self.distribution = aws.cloudfront.Distribution(
             name, enabled=True, comment=f"mumble {config.stage}", is_ipv6_enabled=True, http_version="http2and3",
             price_class=config.priceClass, default_root_object="index.html", aliases=aliases, origins=origins,
@@ -145,7 +132,7 @@ class Edge(pulumi.ComponentResource):
                 "target_origin_id": "site", "viewer_protocol_policy": "redirect-to-https", "compress": True,
                 "allowed_methods": ["GET", "HEAD", "OPTIONS"], "cached_methods": ["GET", "HEAD"],
                 "cache_policy_id": site_cache_policy, "response_headers_policy_id": headers.id,
-                "function_associations": [{"event_type": "viewer-request", "function_arn": viewer_request.arn}],
+                "function_associations": site_functions,
             },
             ordered_cache_behaviors=[{
                 "path_pattern": "/api/*", "target_origin_id": "api", "viewer_protocol_policy": "redirect-to-https",
@@ -153,6 +140,7 @@ class Edge(pulumi.ComponentResource):
                 "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
                 "cached_methods": ["GET", "HEAD"], "cache_policy_id": CACHING_DISABLED,
                 "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST, "response_headers_policy_id": headers.id,
+                "function_associations": api_functions,
             }],
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=(

@@ -19,6 +19,7 @@ from components.auth import Auth
 from components.config import StageConfig, load_stage_config
 from components.data import DataTables
 from components.dead_letters import FailureQueue
+from components.cutover import CutoverRouter
 from components.edge import Edge
 from components.function import AppFunction, FunctionDependencies, physical_name
 from components.http_api import HttpApi
@@ -96,7 +97,8 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     websocket.attach_routes(functions)
     ImagePipeline("pipeline", {"media": (media.name, media.arn)}, functions, account_id)
     Schedules("schedules", config, functions)
-    edge = Edge("edge", config, http_api.domain, PROJECT_ROOT)
+    router = CutoverRouter("cutover", config) if config.legacyOrigin else None
+    edge = Edge("edge", config, http_api.domain, PROJECT_ROOT, router)
     media.allow_browser_uploads(edge.url.apply(lambda origin: sorted({origin, *config.corsOrigins})))
     Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name)
 
@@ -116,4 +118,6 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     pulumi.export("siteBucketName", edge.site_bucket.name)
     pulumi.export("distributionId", edge.distribution.id)
     pulumi.export("failureQueueName", failures.name)
+    if router is not None:
+        pulumi.export(stack_outputs.CUTOVER_STORE_ARN, router.store.arn)
     return config

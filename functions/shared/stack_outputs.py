@@ -6,3 +6,4 @@ IMAGES_TABLE = "imagesTableName"
 MIGRATION_STATE_TABLE = "migrationStateTableName"
 MEDIA_BUCKET = "mediaBucketName"
 REGION = "region"
+CUTOVER_STORE_ARN = "cutoverKeyValueStoreArn"  # only on stages with a legacy origin

@@ -293,6 +293,57 @@ def test_cloudfront_serves_site_through_oac_and_api_under_the_same_domain(plan: 
     assert read["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("distribution/edge-id")
 
 
+def test_a_stage_without_legacy_origin_gets_no_router(plans: dict[str, OfflinePlan]) -> None:
+    plan = plans["dev"]
+    assert not plan.of_type("aws:cloudfront/keyValueStore:KeyValueStore")
+    (spa,) = plan.of_type("aws:cloudfront/function:Function")
+    assert "spaUri" in spa.inputs["code"] and "import cf" not in spa.inputs["code"]
+    distribution = plan.one("aws:cloudfront/distribution:Distribution", "edge").inputs
+    assert {o["originId"] for o in distribution["origins"]} == {"site", "api"}
+    assert not distribution["orderedCacheBehaviors"][0].get("functionAssociations")
+    assert stack_outputs.CUTOVER_STORE_ARN not in plan.outputs
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_a_stage_with_legacy_origin_routes_every_behaviour_through_the_store(
+        plans: dict[str, OfflinePlan], stage: str) -> None:
+    plan = plans[stage]
+    (store,) = plan.of_type("aws:cloudfront/keyValueStore:KeyValueStore")
+    functions = {r.inputs["name"]: r.inputs for r in plan.of_type("aws:cloudfront/function:Function")}
+    router = functions[f"mumble-{stage}-cutover-router"]
+    visitor = functions[f"mumble-{stage}-visitor-cookie"]
+    assert set(functions) == {router["name"], visitor["name"]}
+    assert router["runtime"] == visitor["runtime"] == "cloudfront-js-2.0" and router["publish"]
+    assert router["code"].startswith("import cf from 'cloudfront';")
+    assert router["keyValueStoreAssociations"] == [store.inputs["arn"]] and not visitor.get(
+        "keyValueStoreAssociations")
+    assert plan.outputs[stack_outputs.CUTOVER_STORE_ARN] == store.inputs["arn"]
+
+    distribution = plan.one("aws:cloudfront/distribution:Distribution", "edge").inputs
+    origins = {o["originId"]: o for o in distribution["origins"]}
+    assert origins["legacy"]["domainName"] == stage_config(stage)["mumble:legacyOrigin"]
+    assert origins["legacy"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    function_arns = {r.inputs["arn"]: r.inputs["name"] for r in plan.of_type("aws:cloudfront/function:Function")}
+    for behaviour in (distribution["defaultCacheBehavior"], distribution["orderedCacheBehaviors"][0]):
+        associated = {a["eventType"]: function_arns[a["functionArn"]] for a in behaviour["functionAssociations"]}
+        assert associated == {"viewer-request": router["name"], "viewer-response": visitor["name"]}
+
+    (policy,) = plan.of_type("aws:cloudfront/cachePolicy:CachePolicy")
+    assert distribution["defaultCacheBehavior"]["cachePolicyId"] == f"{policy.name}-id"
+    keyed = policy.inputs["parametersInCacheKeyAndForwardedToOrigin"]["headersConfig"]
+    assert keyed == {"headerBehavior": "whitelist", "headers": {"items": ["x-mumble-cohort"]}}
+
+
+def test_the_store_keys_start_at_the_stage_values_and_ignore_later_changes() -> None:
+    config = {**stage_config("staging"), "mumble:cutoverInitialWeight": "5", "mumble:cutoverSalt": "pepper"}
+    plan = run_offline("staging", config)
+    keys = {r.inputs["key"]: r for r in plan.of_type("aws:cloudfront/keyvaluestoreKey:KeyvaluestoreKey")}
+    assert {k: r.inputs["value"] for k, r in keys.items()} == {"weight": "5", "salt": "pepper"}
+    assert all(r.ignore_changes == ("value",) for r in keys.values())
+    (store,) = plan.of_type("aws:cloudfront/keyValueStore:KeyValueStore")
+    assert all(r.inputs["keyValueStoreArn"] == store.inputs["arn"] for r in keys.values())
+
+
 def test_site_files_get_content_types_and_cache_headers(tmp_path) -> None:
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<!doctype html>")
