@@ -81,7 +81,8 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--report", type=Path, help="write the JSON report here")
 
 
-def _stack_outputs(stack: str) -> dict[str, Any]:
+def stack_outputs_of(stack: str) -> dict[str, Any]:
+    """`pulumi stack output --json` of a stack (the names other tools read, functions/shared/stack_outputs.py)."""
     if shutil.which("pulumi") is None:
         raise UsageError("--stack needs the Pulumi CLI on PATH; or pass --users-table/--images-table/"
                          "--state-table/--media-bucket")
@@ -107,7 +108,7 @@ def resolve(args: argparse.Namespace, batch_size: int = 25) -> Settings:
     if args.media_dir is not None and not args.media_dir.is_dir():
         raise UsageError(f"--media-dir {args.media_dir} is not a directory")
 
-    outputs = _stack_outputs(args.stack) if args.stack else {}
+    outputs = stack_outputs_of(args.stack) if args.stack else {}
     stage = args.stack or args.stage
 
     def name(flag_value: str | None, output_key: str, spec: TableSpec | None) -> str | None:

@@ -57,5 +57,10 @@ class StateStore:
             "updatedAt": {"S": format_timestamp(dt.datetime.now(dt.timezone.utc))},
         })
 
+    def load_document(self, state_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key={"stateId": {"S": state_id}},
+                                    ConsistentRead=True).get("Item")
+        return json.loads(item["state"]["S"]) if item else None
+
     def delete(self, job: str, collection: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"stateId": {"S": f"{job}#{collection}"}})
