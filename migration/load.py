@@ -249,6 +249,7 @@ def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_siz
             checkpoint.change_stream_token = change_stream_position(source)
             checkpoint.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             target.state.save("load", checkpoint)
+            target.state.delete("sync", mapper.collection)  # the sync starts again from this load's position
     query = {} if checkpoint.watermark is None else {"_id": {"$gt": checkpoint.watermark}}
     cursor = source.find(query, sort=[("_id", pymongo.ASCENDING)], batch_size=READ_BATCH)
     stop = threading.Event()

@@ -1,0 +1,222 @@
+"""`python -m migration.sync` against a real MongoDB wire server (change streams) and the local AWS endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from functions.shared.versions import ORIGIN_AWS, format_timestamp, now_millis, stamp, timestamp_millis
+from local.aws import LocalAws, create_buckets, create_tables
+from local.sample_data import SampleSpec, seed
+from migration import run, sync, verify
+from migration.state import StateStore
+from tests.conftest import ROOT
+
+SPEC = SampleSpec(users=20, images=120, seed=5)
+
+
+@pytest.fixture
+def legacy(mongo_server, mongo_db, local_aws: LocalAws, tmp_path: Path) -> dict:
+    uploads = tmp_path / "uploads"
+    seed(mongo_db, SPEC, uploads)
+    create_tables(local_aws)
+    create_buckets(local_aws)
+    args = ["--mongo-uri", mongo_server.uri, "--mongo-db", mongo_db.name, "--endpoint-url", local_aws.endpoint_url,
+            "--stage", "test", "--media-dir", str(uploads), "--media-bucket", "mumble-test-media",
+            "--dead-letter", str(tmp_path / "dead.jsonl")]
+    return {"args": args, "db": mongo_db, "aws": local_aws, "tmp": tmp_path, "uploads": uploads,
+            "dynamodb": local_aws.client("dynamodb"),
+            "state": StateStore(local_aws.client("dynamodb"), "mumble-test-migration-state")}
+
+
+def load(legacy: dict) -> None:
+    assert run.main([*legacy["args"], "--no-verify"]) in (0, 1)  # 1: the sample's dead-lettered documents
+
+
+def sync_once(legacy: dict) -> int:
+    return sync.main([*legacy["args"], "--once"])
+
+
+def verified(legacy: dict) -> bool:
+    return verify.main(legacy["args"][:-2]) == 0  # all but --dead-letter
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def images_of(legacy: dict, image_id: str) -> list[dict[str, Any]]:
+    return legacy["dynamodb"].query(TableName="mumble-test-images", KeyConditionExpression="imageId = :i",
+                                    ExpressionAttributeValues={":i": {"S": image_id}})["Items"]
+
+
+def user_item(legacy: dict, user_id: str) -> dict[str, Any] | None:
+    return legacy["dynamodb"].get_item(TableName="mumble-test-users", Key={"userId": {"S": user_id}}).get("Item")
+
+
+def clean_image(db: Any) -> dict[str, Any]:
+    """An image document that converts without findings (sample data has deliberate drift)."""
+    return db.images.find_one({"userId": {"$type": "objectId"}, "createdAt": {"$type": "date"},
+                               "imageUrl": {"$regex": "^/uploads/images/"}})
+
+
+def test_changes_made_during_and_after_the_full_load_all_arrive(legacy) -> None:
+    db = legacy["db"]
+    users = [u["_id"] for u in db.users.find({"_id": {"$type": "objectId"}}, {"_id": 1}).limit(6)]
+    during = threading.Thread(target=lambda: [db.users.update_one(
+        {"_id": user_id}, {"$set": {"displayName": f"renamed during the load {i}", "updatedAt": now()}})
+        for i, user_id in enumerate(users[:3])])
+    during.start()
+    load(legacy)
+    during.join()
+
+    new_image = {"_id": ObjectId(), "userId": users[0], "prompt": "a new one", "createdAt": now(),
+                 "updatedAt": now()}
+    db.images.insert_one(new_image)
+    db.users.update_one({"_id": users[3]}, {"$set": {"displayName": "renamed after", "updatedAt": now()}})
+    db.users.update_one({"_id": users[4]}, {"$set": {"bio": "no timestamp bump"}})  # legacy code without updatedAt
+    replaced = clean_image(db)
+    db.images.replace_one({"_id": replaced["_id"]}, {**replaced, "prompt": "replaced", "updatedAt": now()})
+    deleted = db.images.find_one({"_id": {"$ne": replaced["_id"]}, "createdAt": {"$type": "date"}})
+    db.images.delete_one({"_id": deleted["_id"]})
+    db.users.delete_one({"_id": users[5]})
+
+    assert sync_once(legacy) == 0
+    assert verified(legacy)
+    assert images_of(legacy, str(new_image["_id"]))[0]["prompt"] == {"S": "a new one"}
+    assert images_of(legacy, str(deleted["_id"])) == [] and user_item(legacy, str(users[5])) is None
+    assert user_item(legacy, str(users[0]))["displayName"] == {"S": "renamed during the load 0"}
+    assert user_item(legacy, str(users[4]))["bio"] == {"S": "no timestamp bump"}
+    heartbeat = legacy["state"].load_document("sync#images")
+    assert heartbeat["resumeToken"] and heartbeat["lagSeconds"] == 0 and heartbeat["counts"]["deleted"] == 1
+
+
+def test_a_changed_sort_key_moves_the_item_in_one_transaction(legacy) -> None:
+    load(legacy)
+    image = clean_image(legacy["db"])
+    later = image["createdAt"] + dt.timedelta(days=3)
+    legacy["db"].images.update_one({"_id": image["_id"]}, {"$set": {"createdAt": later, "updatedAt": now()}})
+    assert sync_once(legacy) == 0
+    (item,) = images_of(legacy, str(image["_id"]))
+    assert item["createdAt"] == {"S": format_timestamp(later)}
+    assert legacy["state"].load_document("sync#images")["counts"]["moved"] == 1
+    assert verified(legacy)
+
+
+def test_replaying_changes_twice_changes_nothing(legacy) -> None:
+    load(legacy)
+    db = legacy["db"]
+    image = clean_image(db)
+    for i in range(5):
+        db.images.update_one({"_id": image["_id"]}, {"$set": {"prompt": f"take {i}", "updatedAt": now()}})
+    db.images.update_one({"_id": image["_id"]}, {"$set": {"createdAt": now()}})
+    assert sync_once(legacy) == 0
+    legacy["state"].delete("sync", "images")  # forget the checkpoint: everything since the load is read again
+    assert sync_once(legacy) == 0
+    (item,) = images_of(legacy, str(image["_id"]))
+    assert item["prompt"] == {"S": "take 4"}
+    assert verified(legacy)
+
+
+def test_a_newer_write_on_the_new_stack_wins_and_is_counted_as_a_conflict(legacy) -> None:
+    load(legacy)
+    user = legacy["db"].users.find_one({"_id": {"$type": "objectId"}})
+    user_id = str(user["_id"])
+    legacy_edit = now()
+    time.sleep(0.01)
+    stamped = stamp()
+    legacy["dynamodb"].update_item(
+        TableName="mumble-test-users", Key={"userId": {"S": user_id}},
+        UpdateExpression="SET displayName = :n, updatedAt = :u, sourceVersion = :v, origin = :o",
+        ExpressionAttributeValues={":n": {"S": "set on the new stack"}, ":u": {"S": stamped["updatedAt"]},
+                                   ":v": {"N": str(stamped["sourceVersion"])}, ":o": {"S": ORIGIN_AWS}})
+    legacy["db"].users.update_one({"_id": user["_id"]}, {"$set": {"displayName": "older legacy edit",
+                                                                  "updatedAt": legacy_edit}})
+    assert sync_once(legacy) == 0
+    assert user_item(legacy, user_id)["displayName"] == {"S": "set on the new stack"}
+    heartbeat = legacy["state"].load_document("sync#users")
+    assert heartbeat["conflicts"] == 1 and heartbeat["recentConflicts"][0]["id"] == user_id
+
+
+def test_the_reverse_syncs_own_write_coming_back_is_an_echo(legacy) -> None:
+    load(legacy)
+    user = legacy["db"].users.find_one({"_id": {"$type": "objectId"}})
+    millis = now_millis()
+    values = stamp(millis)
+    legacy["dynamodb"].update_item(
+        TableName="mumble-test-users", Key={"userId": {"S": str(user["_id"])}},
+        UpdateExpression="SET displayName = :n, updatedAt = :u, sourceVersion = :v, origin = :o",
+        ExpressionAttributeValues={":n": {"S": "from the new stack"}, ":u": {"S": values["updatedAt"]},
+                                   ":v": {"N": str(millis)}, ":o": {"S": ORIGIN_AWS}})
+    # What the reverse sync writes into MongoDB for that change:
+    legacy["db"].users.update_one({"_id": user["_id"]}, {"$set": {
+        "displayName": "from the new stack", "updatedAt": dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc)
+        .replace(tzinfo=None), "sourceVersion": millis, "origin": ORIGIN_AWS}})
+    assert timestamp_millis(values["updatedAt"]) == millis
+    assert sync_once(legacy) == 0
+    heartbeat = legacy["state"].load_document("sync#users")
+    assert heartbeat["counts"].get("echo") == 1 and heartbeat["conflicts"] == 0
+    assert user_item(legacy, str(user["_id"]))["origin"] == {"S": ORIGIN_AWS}
+
+
+def test_killing_the_sync_and_starting_it_again_loses_and_duplicates_nothing(legacy) -> None:
+    load(legacy)
+    db = legacy["db"]
+    owner = db.users.find_one({"_id": {"$type": "objectId"}})["_id"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "migration.sync", *legacy["args"], "--batch-size", "10"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        ids = []
+        for i in range(150):
+            ids.append(db.images.insert_one({"userId": owner, "prompt": f"burst {i}", "createdAt": now(),
+                                             "updatedAt": now()}).inserted_id)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            heartbeat = legacy["state"].load_document("sync#images")
+            if heartbeat and heartbeat["counts"].get("applied", 0) >= 20:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the sync applied nothing in 60 s: {process.stderr.read1().decode()[-2000:]}")
+    finally:
+        process.send_signal(signal.SIGKILL)  # no chance to checkpoint
+        process.wait()
+    assert sync_once(legacy) == 0
+    for image_id in ids:
+        assert len(images_of(legacy, str(image_id))) == 1
+    assert verified(legacy)
+
+
+def test_a_stale_resume_token_says_to_rerun_the_full_load(legacy, capsys) -> None:
+    load(legacy)
+    legacy["state"].save_document("sync#images", {"resumeToken": {"_data": "00"}, "lagSeconds": 0,
+                                                  "at": "2026-01-01T00:00:00.000Z"})
+    assert sync.main([*legacy["args"], "--once", "--collections", "images"]) == 1
+    err = capsys.readouterr().err
+    assert "images: the change stream cannot resume from the recorded position" in err
+    assert "python -m migration.run --collections images --restart" in err
+
+
+def test_without_a_full_load_there_is_nowhere_to_start(legacy, capsys) -> None:
+    assert sync_once(legacy) == 1
+    assert "no full load is recorded" in capsys.readouterr().err
+
+
+def test_a_new_full_load_restarts_the_sync_from_its_own_position(legacy) -> None:
+    load(legacy)
+    legacy["state"].save_document("sync#images", {"resumeToken": {"_data": "00"}, "lagSeconds": 0,
+                                                  "at": "2026-01-01T00:00:00.000Z"})
+    assert run.main([*legacy["args"], "--no-verify", "--restart", "--collections", "images"]) in (0, 1)
+    assert legacy["state"].load_document("sync#images") is None
+    assert sync_once(legacy) == 0
