@@ -22,7 +22,8 @@ PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 # The only values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
-SECRET_KEYS = ("openaiApiKey", "openweatherApiKey")
+SECRET_KEYS = ("openaiApiKey", "openweatherApiKey", "legacyMongoUri")
+LEGACY_SECRETS = ("legacyMongoUri",)  # needed (and required in strict stages) only with a legacy origin
 STRICT_STAGES = ("staging", "prod")  # stages that must behave like production
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -66,6 +67,8 @@ class StageConfig:
     legacyOrigin: str = ""
     cutoverInitialWeight: int = 0
     cutoverSalt: str = ""
+    legacySubnetIds: tuple[str, ...] = ()  # where reverseSync runs to reach the legacy MongoDB (its VPC)
+    legacySecurityGroupIds: tuple[str, ...] = ()
     siteDir: str = "site"
     openaiImageModel: str = "gpt-image-1"
     openaiTranscriptionModel: str = "gpt-4o-transcribe"
@@ -144,6 +147,11 @@ def _true_in_prod(value: bool, stage: str) -> str | None:
     return "must be true in prod" if stage == "prod" and not value else None
 
 
+def _ids(values: tuple[str, ...], prefix: str) -> str | None:
+    bad = [v for v in values if not re.fullmatch(re.escape(prefix) + r"[0-9a-f]{8,17}", v)]
+    return f"must be {prefix}... ids, not {', '.join(map(repr, bad))}" if bad else None
+
+
 RULES: dict[str, Check] = {
     "lambdaArchitecture": _one_of(ARCHITECTURES),
     "logRetentionDays": _one_of(LOG_RETENTION_DAYS),
@@ -161,6 +169,8 @@ RULES: dict[str, Check] = {
     "provisionedConcurrency": _int_range(0, 100),
     "p95LatencyThresholdMs": _int_range(1, 30_000),
     "legacyOrigin": _hostname,
+    "legacySubnetIds": lambda value, stage: _ids(value, "subnet-"),
+    "legacySecurityGroupIds": lambda value, stage: _ids(value, "sg-"),
     "cutoverInitialWeight": _int_range(0, 100),
     "siteDir": _non_empty,
     "openaiImageModel": _model,
@@ -242,11 +252,17 @@ def parse_stage_config(stage: str, raw: Mapping[str, str], secrets_set: Mapping[
     if ok.get("cutoverInitialWeight") and ok.get("legacyOrigin") == "":
         problems.append(f"{NAMESPACE}:cutoverInitialWeight: must be 0 unless {NAMESPACE}:legacyOrigin is set "
                         "(there is nothing to split traffic with)")
+    if bool(ok.get("legacySubnetIds")) != bool(ok.get("legacySecurityGroupIds")):
+        problems.append(f"{NAMESPACE}:legacySubnetIds and {NAMESPACE}:legacySecurityGroupIds: set both or neither "
+                        "(a function in a VPC needs subnets and security groups)")
+    if (ok.get("legacySubnetIds") or ok.get("legacySecurityGroupIds")) and not values.get("legacyOrigin"):
+        problems.append(f"{NAMESPACE}:legacySubnetIds: only used with {NAMESPACE}:legacyOrigin (the reverse sync)")
     for key in SECRET_KEYS:
+        needed = key not in LEGACY_SECRETS or bool(values.get("legacyOrigin"))
         if secrets_set.get(key) is False:
             problems.append(f"{NAMESPACE}:{key}: must be stored encrypted "
                             f"(pulumi config set --secret {key} ...), not in plain text")
-        elif key not in secrets_set and stage in STRICT_STAGES:
+        elif key not in secrets_set and stage in STRICT_STAGES and needed:
             problems.append(f"{NAMESPACE}:{key}: is required in {stage} (pulumi config set --secret {key} ...)")
 
     if problems:

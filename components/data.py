@@ -51,4 +51,6 @@ class DataTables(pulumi.ComponentResource):
                        for logical, spec in TABLES.items()}
         self.names = {logical: table.name for logical, table in self.tables.items()}
         self.arns = {logical: table.arn for logical, table in self.tables.items()}
+        self.stream_arns = {logical: table.stream_arn for logical, table in self.tables.items()
+                            if TABLES[logical].stream}
         self.register_outputs({"names": self.names})

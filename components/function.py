@@ -8,6 +8,7 @@ alias with provisioned concurrency when the stage asks for it (routes then targe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Mapping
@@ -41,6 +42,8 @@ class FunctionDependencies:
     extra_environment: Mapping[str, pulumi.Input[str]]  # stage-wide values (models, service name)
     user_pool_environment: Mapping[str, pulumi.Input[str]] | None = None
     websocket_endpoint: pulumi.Input[str] | None = None
+    table_stream_arns: Mapping[str, pulumi.Output[str]] = dataclasses.field(default_factory=dict)
+    account_id: pulumi.Input[str] = ""
 
 
 def physical_name(stage: str, function_name: str) -> str:
@@ -64,13 +67,16 @@ class AppFunction(pulumi.ComponentResource):
                                  description=f"{function_name}: exactly what the function manifest declares",
                                  opts=child)
         async_invoked = is_invoked_async(spec)
+        in_vpc = spec.legacy_database and bool(config.legacySubnetIds)
         resolved = pulumi.Output.all(
             tables=pulumi.Output.all(**{a.table: deps.table_arns[a.table] for a in spec.tables}),
             buckets=pulumi.Output.all(**{b.bucket: deps.bucket_arns[b.bucket] for b in spec.buckets}),
             parameters=pulumi.Output.all(**{s: deps.parameter_arns[s] for s in spec.secrets}),
             functions=pulumi.Output.all(**{f: function_arns[f] for f in spec.invokes}),
             log_group=self.log_group.arn,
-            failure_queue=deps.failure_queue_arn if async_invoked else None,
+            failure_queue=deps.failure_queue_arn if async_invoked or spec.stream_triggers else None,
+            streams=pulumi.Output.all(**{t.table: deps.table_stream_arns[t.table] for t in spec.stream_triggers}),
+            network=_network_arns(config, deps.account_id) if in_vpc else None,
         )
         self.policy = aws.iam.RolePolicy(
             spec.name, role=self.role.id,
@@ -92,6 +98,8 @@ class AppFunction(pulumi.ComponentResource):
             timeout=spec.timeout_s,
             publish=provisioned > 0,
             environment={"variables": self._environment(spec, config, deps)},
+            vpc_config={"subnet_ids": list(config.legacySubnetIds),
+                        "security_group_ids": list(config.legacySecurityGroupIds)} if in_vpc else None,
             logging_config={"log_format": "JSON", "log_group": self.log_group.name,
                             "application_log_level": "INFO", "system_log_level": "WARN"},
             tags={"mumble:stage": config.stage, "mumble:function": spec.name},
@@ -102,6 +110,16 @@ class AppFunction(pulumi.ComponentResource):
                 spec.name, function_name=self.function.name,
                 maximum_retry_attempts=spec.async_retries, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
                 destination_config={"on_failure": {"destination": deps.failure_queue_arn}}, opts=child)
+
+        for trigger in spec.stream_triggers:
+            aws.lambda_.EventSourceMapping(
+                f"{spec.name}-{trigger.table}", event_source_arn=deps.table_stream_arns[trigger.table],
+                function_name=self.function.arn, starting_position="TRIM_HORIZON", batch_size=trigger.batch_size,
+                maximum_batching_window_in_seconds=trigger.batching_window_s,
+                maximum_retry_attempts=trigger.max_retries, bisect_batch_on_function_error=True,
+                function_response_types=["ReportBatchItemFailures"],
+                destination_config={"on_failure": {"destination_arn": deps.failure_queue_arn}},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]))
 
         self.qualifier: str | None = None
         self.invoke_arn = self.function.invoke_arn
@@ -137,3 +155,13 @@ class AppFunction(pulumi.ComponentResource):
             function_names={target: physical_name(config.stage, target) for target in spec.invokes},
             websocket_endpoint=deps.websocket_endpoint, user_pool=deps.user_pool_environment,
             shared=deps.extra_environment)
+
+
+def _network_arns(config: StageConfig, account_id: pulumi.Input[str]) -> pulumi.Output[dict[str, list[str]]]:
+    """The ARNs of the legacy network's subnets and security groups and of the interfaces Lambda makes in them."""
+    def arns(account: str) -> dict[str, list[str]]:
+        prefix = f"arn:aws:ec2:{config.region}:{account}"
+        return {"subnets": [f"{prefix}:subnet/{subnet}" for subnet in config.legacySubnetIds],
+                "security_groups": [f"{prefix}:security-group/{group}" for group in config.legacySecurityGroupIds],
+                "network_interfaces": [f"{prefix}:network-interface/*"]}
+    return pulumi.Output.from_input(account_id).apply(arns)

@@ -8,7 +8,7 @@ parameters, functions and log group the manifest declares. No `*` action, no `*`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from functions.manifest import FunctionSpec
@@ -23,8 +23,12 @@ class ResolvedArns:
     parameters: Mapping[str, str]  # secret name -> SSM parameter ARN
     functions: Mapping[str, str]  # function name -> function ARN
     log_group: str  # the function's own log group ARN
-    failure_queue: str | None = None  # on-failure destination of asynchronous invocations
+    failure_queue: str | None = None  # on-failure destination of asynchronous invocations and stream records
+    streams: Mapping[str, str] = field(default_factory=dict)  # logical table name -> its stream ARN
+    network: Mapping[str, list[str]] | None = None  # subnets, security_groups, network_interfaces ARNs (in a VPC)
 
+
+VPC_DESCRIBE_SID = "VpcDescribe"
 
 def assume_role_policy(service: str = "lambda.amazonaws.com") -> str:
     return json.dumps({
@@ -52,8 +56,20 @@ def function_policy(spec: FunctionSpec, arns: ResolvedArns) -> dict[str, Any]:
     if spec.invokes:
         statements.append(_allow("Invoke", ["lambda:InvokeFunction"],
                                  [arns.functions[name] for name in spec.invokes]))
+    if spec.stream_triggers:
+        statements.append(_allow("Streams", ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                             "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                                 [arns.streams[trigger.table] for trigger in spec.stream_triggers]))
     if arns.failure_queue:
         statements.append(_allow("FailureDestination", ["sqs:SendMessage"], [arns.failure_queue]))
+    if arns.network:
+        # What Lambda needs to attach the function to its subnets: the interfaces in exactly those subnets and
+        # security groups, and the two describe calls, which have no resource-level permissions.
+        statements.append(_allow("VpcInterfaces", ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface",
+                                                   "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
+                                 arns.network["network_interfaces"] + arns.network["subnets"] +
+                                 arns.network["security_groups"]))
+        statements.append(_allow(VPC_DESCRIBE_SID, ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"]))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -108,6 +108,8 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs["arn"] = f"arn:aws:cognito-idp:{self.region}:{ACCOUNT_ID}:userpool/{resource_id}"
         elif args.typ == "aws:dynamodb/table:Table":
             outputs["arn"] = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{physical}"
+            if outputs.get("streamEnabled"):
+                outputs["streamArn"] = f"{outputs['arn']}/stream/2026-01-01T00:00:00.000"
         elif args.typ == "aws:ssm/parameter:Parameter":
             outputs["arn"] = f"arn:aws:ssm:{self.region}:{ACCOUNT_ID}:parameter{physical}"
         elif args.typ == "aws:cloudwatch/logGroup:LogGroup":

@@ -1,4 +1,5 @@
-"""OpenAI and OpenWeather keys: Pulumi secret config -> SSM SecureString parameters.
+"""OpenAI and OpenWeather keys (and, during a cutover, the legacy MongoDB URI): Pulumi secret config -> SSM
+SecureString parameters.
 
 Functions get only the parameter *names* (environment) and `ssm:GetParameter` on those ARNs (their IAM policy);
 the values never appear in a Lambda environment or a plain output. A stage without a key (dev) gets a parameter
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import NAMESPACE, SECRET_KEYS, StageConfig
+from components.config import LEGACY_SECRETS, NAMESPACE, SECRET_KEYS, StageConfig
 from functions.manifest import SECRET_PLACEHOLDER, parameter_path
 
 
@@ -23,6 +24,8 @@ class Secrets(pulumi.ComponentResource):
         settings = pulumi.Config(NAMESPACE)
         self.parameters: dict[str, aws.ssm.Parameter] = {}
         for key in SECRET_KEYS:
+            if key in LEGACY_SECRETS and not config.legacyOrigin:
+                continue  # the legacy database's URI exists only while there is a legacy stack
             value = settings.get_secret(key)
             self.parameters[key] = aws.ssm.Parameter(
                 f"{name}-{key}", name=parameter_path(config.stage, key), type="SecureString",

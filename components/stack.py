@@ -75,19 +75,23 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
                            IMAGE_MODEL_ENV: config.openaiImageModel,
                            TRANSCRIPTION_MODEL_ENV: config.openaiTranscriptionModel},
         websocket_endpoint=websocket.management_endpoint,
+        table_stream_arns=tables.stream_arns,
     )
     # ARNs from the deterministic names, so a function may invoke one declared after it without a cycle.
     account_id = aws.get_caller_identity_output().account_id
+    deps = dataclasses.replace(deps, account_id=account_id)
+    # Functions that reach the legacy database exist only while there is one (a stage with a legacy origin).
+    specs = [spec for spec in FUNCTIONS if config.legacyOrigin or not spec.legacy_database]
     function_arns = {spec.name: pulumi.Output.concat(
         "arn:aws:lambda:", config.region, ":", account_id,
-        ":function:", physical_name(stage, spec.name)) for spec in FUNCTIONS}
+        ":function:", physical_name(stage, spec.name)) for spec in specs}
     functions: dict[str, AppFunction] = {}
-    migration_spec = next((spec for spec in FUNCTIONS if spec.cognito_trigger == "UserMigration"), None)
+    migration_spec = next((spec for spec in specs if spec.cognito_trigger == "UserMigration"), None)
     if migration_spec:
         functions[migration_spec.name] = AppFunction(migration_spec, config, deps, function_arns)
     auth = Auth("auth", config, functions.get(migration_spec.name) if migration_spec else None)
     pool_env = {USER_POOL_ID_ENV: auth.pool_id, USER_POOL_CLIENT_ID_ENV: auth.client_id}
-    for spec in FUNCTIONS:
+    for spec in specs:
         if spec.name not in functions:
             functions[spec.name] = AppFunction(
                 spec, config, dataclasses.replace(deps, user_pool_environment=pool_env), function_arns)

@@ -17,7 +17,7 @@ from typing import Any, Literal, Mapping
 API_PREFIX = "/api/v1"
 
 HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH"]
-SecretName = Literal["openaiApiKey", "openweatherApiKey"]
+SecretName = Literal["openaiApiKey", "openweatherApiKey", "legacyMongoUri"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,18 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:
+    """A table's DynamoDB stream, consumed in batches. Failed records are reported one by one (partial batch
+    response); Lambda retries from the first failure, bisecting the batch, and after `max_retries` sends the
+    records' description to the stage's failure queue."""
+
+    table: str
+    batch_size: int = 100
+    max_retries: int = 5
+    batching_window_s: int = 1
+
+
+@dataclass(frozen=True)
 class TableAccess:
     """Actions on one table (tables.TABLES logical name) and, when named, on its indexes."""
 
@@ -102,6 +114,8 @@ class FunctionSpec:
     uses_user_pool: bool = False  # gets the user pool and client ids (verifies tokens itself)
     latency_sensitive: bool = False  # an API handler: gets provisioned concurrency when the stage sets some
     async_retries: int = 0  # retries of asynchronous invocations before the on-failure destination
+    stream_triggers: tuple[StreamTrigger, ...] = ()
+    legacy_database: bool = False  # reaches the legacy MongoDB: only on stages with a legacy origin, in its network
     environment: Mapping[str, str] = field(default_factory=dict)  # static values; names are added by infra
 
 
@@ -161,6 +175,8 @@ def function_environment(spec: "FunctionSpec", stage: str, *, tables: Mapping[st
     env: dict[str, Any] = {STAGE_ENV: stage, **(shared or {}), **spec.environment}
     for access in spec.tables:
         env[table_env(access.table)] = tables[access.table]
+    for stream in spec.stream_triggers:
+        env[table_env(stream.table)] = tables[stream.table]  # to tell the records of its tables apart
     for bucket in spec.buckets:
         env[bucket_env(bucket.bucket)] = buckets[bucket.bucket]
     for secret in spec.secrets:
@@ -306,6 +322,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         tables=(TableAccess("jobs", ("dynamodb:Scan", "dynamodb:UpdateItem")),),
     ),
     FunctionSpec(
+        name="reverseSync",
+        handler="functions.reverse_sync.handler",
+        description="Cutover: the new stack's writes to users and images, from their streams, back into MongoDB.",
+        timeout_s=60, legacy_database=True,
+        stream_triggers=(StreamTrigger("users"), StreamTrigger("images")),
+        tables=(TableAccess("migration-state", READ_ITEM + ("dynamodb:PutItem",)),),
+        secrets=("legacyMongoUri",),
+    ),
+    FunctionSpec(
         name="userMigration",
         handler="functions.user_migration.handler",
         description="Cognito user-migration trigger: legacy users sign in with their old password once.",
@@ -354,6 +379,9 @@ def manifest_problems() -> list[str]:
         for target in spec.invokes:
             if target not in BY_NAME:
                 problems.append(f"{spec.name}: invokes unknown function {target!r}")
+        for stream in spec.stream_triggers:
+            if stream.table not in TABLES or TABLES[stream.table].stream is None:
+                problems.append(f"{spec.name}: stream trigger on {stream.table!r}, which has no stream")
         for trigger in spec.s3_triggers:
             if trigger.bucket not in BUCKETS:
                 problems.append(f"{spec.name}: S3 trigger on unknown bucket {trigger.bucket!r}")

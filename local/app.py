@@ -11,15 +11,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, get_args
 
 from functions.manifest import (
     FUNCTIONS,
     IMAGE_MODEL_ENV,
+    SECRET_PLACEHOLDER,
     TRANSCRIPTION_MODEL_ENV,
     USER_POOL_CLIENT_ID_ENV,
     USER_POOL_ID_ENV,
     FunctionSpec,
+    SecretName,
     function_environment,
     parameter_path,
 )
@@ -30,6 +32,7 @@ from local.fakes import openai_api, openweather_api
 from local.http_gateway import INTEGRATION_TIMEOUT_S, HttpGateway
 from local.http_server import ServedApp
 from local.lambda_runtime import LambdaRuntime, invoke_api, worker_base_environment
+from local.dynamodb_streams import StreamPump
 from local.s3_events import S3EventPump
 from local.services import MotoServer
 from local.websocket_gateway import WebSocketGateway
@@ -51,6 +54,7 @@ class LocalAppOptions:
     openweather_base_url: str | None = None
     image_model: str = "gpt-image-1"
     transcription_model: str = "gpt-4o-mini-transcribe"
+    legacy_mongo_uri: str | None = None  # the legacy MongoDB (with its database): turns on the reverse sync
 
 
 class LocalApp:
@@ -94,6 +98,10 @@ class LocalApp:
                                 "api")
         self.s3_events = S3EventPump(self.aws, self.runtime).start()
         self._started.append(self.s3_events)
+        self.streams: StreamPump | None = None
+        if self.options.legacy_mongo_uri:  # as on AWS, where only stages with a legacy origin get reverseSync
+            self.streams = StreamPump(self.aws, self.runtime).start()
+            self._started.append(self.streams)
 
     def _serve(self, app: Any, name: str) -> ServedApp:
         served = ServedApp(app, name).start()
@@ -114,10 +122,12 @@ class LocalApp:
     # -- configuration
     def _put_parameters(self) -> None:
         ssm = self.aws.client("ssm")
-        keys = {"openaiApiKey": self.options.openai_api_key, "openweatherApiKey": self.options.openweather_api_key}
+        keys = {"openaiApiKey": self.options.openai_api_key or OFFLINE_KEY,
+                "openweatherApiKey": self.options.openweather_api_key or OFFLINE_KEY,
+                "legacyMongoUri": self.options.legacy_mongo_uri or SECRET_PLACEHOLDER}
         for secret, value in keys.items():
-            ssm.put_parameter(Name=parameter_path(self.options.stage, secret), Type="SecureString",
-                              Value=value or OFFLINE_KEY, Overwrite=True)
+            ssm.put_parameter(Name=parameter_path(self.options.stage, secret), Type="SecureString", Value=value,
+                              Overwrite=True)
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """What the deployed function would get (manifest names), pointed at the local services."""
@@ -134,7 +144,7 @@ class LocalApp:
         }
         env = function_environment(
             spec, self.options.stage, tables=self.tables, buckets=self.buckets,
-            parameters={s: parameter_path(self.options.stage, s) for s in ("openaiApiKey", "openweatherApiKey")},
+            parameters={s: parameter_path(self.options.stage, s) for s in get_args(SecretName)},
             function_names={spec.name: spec.name for spec in FUNCTIONS},
             websocket_endpoint=self.websocket.management_url,
             user_pool={USER_POOL_ID_ENV: self.user_pool.pool_id, USER_POOL_CLIENT_ID_ENV: self.user_pool.client_id,

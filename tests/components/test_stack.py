@@ -32,6 +32,12 @@ def _statements(document: Any) -> list[dict]:
     return json.loads(document)["Statement"]
 
 
+def deployed(plan: OfflinePlan) -> list:
+    """The manifest's functions a stage gets: those reaching the legacy database only with a legacy origin."""
+    has_legacy = bool(stage_config(plan.stage).get("mumble:legacyOrigin"))
+    return [spec for spec in FUNCTIONS if has_legacy or not spec.legacy_database]
+
+
 def _function(plan: OfflinePlan, name: str) -> dict:
     return next(r.inputs for r in plan.of_type("aws:lambda/function:Function")
                 if r.inputs["name"] == f"mumble-{plan.stage}-{name}")
@@ -118,7 +124,7 @@ def test_tables_follow_the_specs_and_the_stage(plan: OfflinePlan) -> None:
 def test_one_lambda_per_manifest_entry_with_manifest_size_and_stage_logs(plan: OfflinePlan) -> None:
     retention = int(stage_config(plan.stage)["mumble:logRetentionDays"])
     log_groups = {r.inputs["name"]: r.inputs for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
-    for spec in FUNCTIONS:
+    for spec in deployed(plan):
         function = _function(plan, spec.name)
         assert function["runtime"] == "python3.12" and function["architectures"] == ["arm64"]
         assert (function["memorySize"], function["timeout"], function["handler"]) == (
@@ -126,12 +132,12 @@ def test_one_lambda_per_manifest_entry_with_manifest_size_and_stage_logs(plan: O
         group = function["loggingConfig"]["logGroup"]
         assert log_groups[group]["retentionInDays"] == retention and function["loggingConfig"]["logFormat"] == "JSON"
         assert len(function["layers"]) == 1
-    assert len(plan.of_type("aws:lambda/function:Function")) == len(FUNCTIONS)
+    assert len(plan.of_type("aws:lambda/function:Function")) == len(deployed(plan))
 
 
 def test_each_role_grants_exactly_what_the_manifest_declares(plan: OfflinePlan) -> None:
     policies = {r.name: _statements(r.inputs["policy"]) for r in plan.of_type("aws:iam/rolePolicy:RolePolicy")}
-    for spec in FUNCTIONS:
+    for spec in deployed(plan):
         statements = policies[spec.name]
         granted = {(action, resource) for s in statements for action in s["Action"] for resource in s["Resource"]}
         expected = set()
@@ -146,12 +152,17 @@ def test_each_role_grants_exactly_what_the_manifest_declares(plan: OfflinePlan) 
                      for s in spec.secrets}
         expected |= {("lambda:InvokeFunction",
                       f"arn:aws:lambda:us-east-1:123456789012:function:mumble-{plan.stage}-{t}") for t in spec.invokes}
+        for trigger in spec.stream_triggers:
+            stream = f"arn:aws:dynamodb:us-east-1:123456789012:table/mumble-{plan.stage}-{trigger.table}/stream/"
+            expected |= {(a, stream + "2026-01-01T00:00:00.000") for a in (
+                "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")}
         rest = {(a, r) for a, r in granted - expected if not a.startswith("logs:") and a != "sqs:SendMessage"}
         assert granted >= expected and rest == set(), spec.name
         logs = {r for a, r in granted if a.startswith("logs:")}
         assert logs == {f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mumble-{plan.stage}-{spec.name}",
                         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mumble-{plan.stage}-{spec.name}:*"}
-        assert any(a == "sqs:SendMessage" for a, _ in granted) == is_invoked_async(spec)
+        assert any(a == "sqs:SendMessage" for a, _ in granted) == (is_invoked_async(spec) or
+                                                                   bool(spec.stream_triggers))
 
 
 def test_only_pushing_functions_may_manage_websocket_connections(plan: OfflinePlan) -> None:
@@ -164,24 +175,70 @@ def test_only_pushing_functions_may_manage_websocket_connections(plan: OfflinePl
 
 
 def test_no_secret_value_in_any_lambda_environment_or_output(plan: OfflinePlan) -> None:
-    for spec in FUNCTIONS:
+    for spec in deployed(plan):
         env = _function(plan, spec.name)["environment"]["variables"]
         assert PLACEHOLDER_SECRET not in json.dumps(env)
         for secret in spec.secrets:
             assert any(value == f"/mumble/{plan.stage}/{secret}" for value in env.values())
     assert PLACEHOLDER_SECRET not in json.dumps(plan.outputs)
     parameters = plan.of_type("aws:ssm/parameter:Parameter")
-    assert {p.inputs["type"] for p in parameters} == {"SecureString"} and len(parameters) == 2
+    has_legacy = bool(stage_config(plan.stage).get("mumble:legacyOrigin"))
+    assert {p.inputs["type"] for p in parameters} == {"SecureString"}
+    assert {p.inputs["name"].rsplit("/", 1)[1] for p in parameters} == {
+        "openaiApiKey", "openweatherApiKey"} | ({"legacyMongoUri"} if has_legacy else set())
 
 
 def test_async_functions_have_bounded_retries_and_a_failure_destination(plan: OfflinePlan) -> None:
     configs = {r.name: r.inputs for r in plan.of_type(
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")}
     assert set(configs) == {spec.name for spec in FUNCTIONS if is_invoked_async(spec)}
-    for spec in FUNCTIONS:
+    for spec in deployed(plan):
         if spec.name in configs:
             assert configs[spec.name]["maximumRetryAttempts"] == spec.async_retries <= 2
             assert configs[spec.name]["destinationConfig"]["onFailure"]["destination"].startswith("arn:aws:sqs:")
+
+
+def test_reverse_sync_consumes_both_streams_with_partial_failures_and_a_failure_queue(
+        plans: dict[str, OfflinePlan]) -> None:
+    assert not [r for r in plans["dev"].of_type("aws:lambda/function:Function")
+                if r.inputs["name"].endswith("-reverseSync")]
+    assert not plans["dev"].of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    plan = plans["prod"]
+    mappings = {r.name: r.inputs for r in plan.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")}
+    assert set(mappings) == {"reverseSync-users", "reverseSync-images"}
+    for table in ("users", "images"):
+        mapping = mappings[f"reverseSync-{table}"]
+        assert mapping["eventSourceArn"].endswith(f"table/mumble-prod-{table}/stream/2026-01-01T00:00:00.000")
+        assert mapping["functionName"].endswith(":function:mumble-prod-reverseSync")
+        assert mapping["startingPosition"] == "TRIM_HORIZON" and mapping["bisectBatchOnFunctionError"]
+        assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert 0 < mapping["maximumRetryAttempts"] <= 10
+        assert mapping["destinationConfig"]["onFailure"]["destinationArn"].startswith("arn:aws:sqs:")
+    function = _function(plan, "reverseSync")
+    assert "vpcConfig" not in function or not function["vpcConfig"]  # no network configured for prod here
+    env = function["environment"]["variables"]
+    assert env["LEGACY_MONGO_URI_PARAM"] == "/mumble/prod/legacyMongoUri"
+    assert env["USERS_TABLE"] == "mumble-prod-users" and env["IMAGES_TABLE"] == "mumble-prod-images"
+
+
+def test_reverse_sync_runs_in_the_legacy_network_when_configured() -> None:
+    config = {**stage_config("staging"), "mumble:legacySubnetIds": '["subnet-0a1b2c3d", "subnet-0e1f2a3b"]',
+              "mumble:legacySecurityGroupIds": '["sg-0c1d2e3f"]'}
+    plan = run_offline("staging", config)
+    function = _function(plan, "reverseSync")
+    assert function["vpcConfig"] == {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"],
+                                     "securityGroupIds": ["sg-0c1d2e3f"]}
+    statements = {s["Sid"]: s for s in _statements(plan.one("aws:iam/rolePolicy:RolePolicy", "reverseSync")
+                                                   .inputs["policy"])}
+    prefix = "arn:aws:ec2:us-east-1:123456789012"
+    assert set(statements["VpcInterfaces"]["Resource"]) == {
+        f"{prefix}:network-interface/*", f"{prefix}:subnet/subnet-0a1b2c3d", f"{prefix}:subnet/subnet-0e1f2a3b",
+        f"{prefix}:security-group/sg-0c1d2e3f"}
+    assert statements["VpcDescribe"]["Action"] == ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    others = [r.inputs["name"] for r in plan.of_type("aws:lambda/function:Function") if r.inputs.get("vpcConfig")]
+    assert others == ["mumble-staging-reverseSync"]  # nothing else moves into the legacy network
+    results = evaluate([(r.type, r.inputs) for r in plan.resources if r.custom])
+    assert {rule: problems for rule, problems in results.items() if problems} == {}
 
 
 def test_provisioned_concurrency_only_where_the_stage_asks(plans: dict[str, OfflinePlan]) -> None:
@@ -387,7 +444,7 @@ def test_prod_alarms_notify_and_dev_has_none(plans: dict[str, OfflinePlan]) -> N
     assert not plans["dev"].of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     prod = {r.inputs["name"]: r.inputs for r in plans["prod"].of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     topic = plans["prod"].of_type("aws:sns/topic:Topic")[0]
-    for spec in FUNCTIONS:
+    for spec in deployed(plans["prod"]):
         for kind in ("errors", "throttles", "duration"):
             assert f"mumble-prod-{spec.name}-{kind}" in prod
     assert prod["mumble-prod-generateImageWorker-duration"]["threshold"] == 300 * 1000 * 0.8

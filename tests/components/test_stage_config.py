@@ -134,6 +134,8 @@ BAD_VALUES = [
     ("dev", "provisionedConcurrency", "101", "must be an integer from 0 to 100"),
     ("dev", "p95LatencyThresholdMs", "0", "must be an integer from 1 to 30000"),
     ("staging", "legacyOrigin", "legacy.example.com:8080", "must be a DNS name"),
+    ("staging", "legacySubnetIds", '["subnet-123", "net-0a1b2c3d"]', "must be subnet-... ids"),
+    ("staging", "legacySecurityGroupIds", '["sg-zz"]', "must be sg-... ids"),
     ("dev", "siteDir", " ", "must not be empty"),
     ("dev", "openaiImageModel", "GPT Image!", "must be an OpenAI model id"),
     ("dev", "openaiTranscriptionModel", "", "must be an OpenAI model id"),
@@ -156,6 +158,10 @@ def test_a_bad_value_fails_with_one_line_naming_key_and_rule(stage: str, key: st
     ("dev", {"alarmsEnabled": "true"}, "mumble:alarmEmail: is required"),
     ("dev", {"domainName": "dev.mumble.app"}, "mumble:hostedZoneId: is required when mumble:domainName is set"),
     ("dev", {"cutoverInitialWeight": "10"}, "mumble:cutoverInitialWeight: must be 0 unless mumble:legacyOrigin"),
+    ("staging", {"legacySubnetIds": '["subnet-0a1b2c3d4e5f60718"]'},
+     "mumble:legacySubnetIds and mumble:legacySecurityGroupIds: set both or neither"),
+    ("dev", {"legacySubnetIds": '["subnet-0a1b2c3d"]', "legacySecurityGroupIds": '["sg-0a1b2c3d"]'},
+     "mumble:legacySubnetIds: only used with mumble:legacyOrigin"),
     ("prod", {"region": None}, "aws:region: is required"),
     ("prod", {"region": "mars-1"}, "aws:region: 'mars-1' is not an AWS region name"),
     ("dev", {"lambdaArchitectur": "arm64"}, "mumble:lambdaArchitectur: is not a known setting"),
@@ -172,7 +178,12 @@ def test_secrets_are_required_in_staging_and_prod_and_must_be_encrypted() -> Non
     assert missing.value.problems == [
         "mumble:openaiApiKey: is required in prod (pulumi config set --secret openaiApiKey ...)",
         "mumble:openweatherApiKey: is required in prod (pulumi config set --secret openweatherApiKey ...)",
+        "mumble:legacyMongoUri: is required in prod (pulumi config set --secret legacyMongoUri ...)",
     ]
+    without_legacy = {**raw_for("prod"), "legacyOrigin": ""}
+    with pytest.raises(StageConfigError) as missing:
+        parse("prod", without_legacy, {})
+    assert not any("legacyMongoUri" in problem for problem in missing.value.problems)  # nothing to sync back to
     with pytest.raises(StageConfigError, match=r"mumble:openaiApiKey: must be stored encrypted"):
         parse("dev", raw_for("dev"), {"openaiApiKey": False})
     assert parse("dev", raw_for("dev"), {}).stage == "dev"  # dev runs on the offline providers without keys
