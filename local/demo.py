@@ -3,7 +3,8 @@
 Starts the legacy database (SecantusDB) and the AWS endpoint (moto server), seeds the sample legacy data with its
 drift and media files, creates the new stack's tables and bucket from the shared specs, then migrates it the way an
 operator would: `migration.run --dry-run`, the real run (which verifies at the end), and prints the summary and
-the report path.
+the report path. Then, as while both stacks are live, a user changes their profile and deletes an image in MongoDB
+and `migration.sync --once` carries both changes over from the position the full load recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import datetime as dt
+
 import pymongo
 from bson import json_util
 
@@ -23,6 +26,7 @@ from local.aws import LocalAws, create_buckets, create_tables
 from local.sample_data import SampleSpec, format_summary, seed
 from local.services import MotoServer, SecantusDB, ServiceError
 from migration import run as migration_run
+from migration import sync as migration_sync
 
 
 def _terminate_on_sigterm() -> None:
@@ -75,7 +79,37 @@ def run(spec: SampleSpec, media_dir: Path, report_dir: Path) -> int:
         code = migration_run.main([*flags, "--restart", "--report", str(report_dir / "run.json")])
         print(f"\nmigration exit code {code} (1 = some documents were dead-lettered: see the file above; "
               "the sample holds documents no DynamoDB item can hold)")
+        sync_code = live_changes(mongo.uri, aws, tables, flags)
     print("services stopped.")
+    return code or sync_code
+
+
+def live_changes(mongo_uri: str, aws: LocalAws, tables: dict[str, str], flags: list[str]) -> int:
+    """Both stacks live: changes made in MongoDB after the full load reach DynamoDB through `migration.sync`."""
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_uri)
+    database = client["mumble"]
+    now = dt.datetime.now(dt.timezone.utc)
+    user = database.users.find_one({"displayName": {"$nin": ["", None]}}, sort=[("_id", 1)])
+    image = database.images.find_one({}, sort=[("_id", -1)])
+    print("\nboth stacks live: in MongoDB, a user renames themselves and an image is deleted ...")
+    if user is not None:
+        database.users.update_one({"_id": user["_id"]}, {"$set": {"displayName": "Renamed On Legacy",
+                                                                  "updatedAt": now}})
+    if image is not None:
+        database.images.delete_one({"_id": image["_id"]})
+    client.close()
+    print("$ python -m migration.sync --once ...", flush=True)
+    code = migration_sync.main([*flags, "--once"])
+    dynamodb = aws.client("dynamodb")
+    if user is not None:
+        item = dynamodb.get_item(TableName=tables["users"], Key={"userId": {"S": str(user["_id"])}},
+                                 ConsistentRead=True).get("Item", {})
+        print(f"  users item {user['_id']}: displayName {item.get('displayName', {}).get('S')!r}")
+    if image is not None:
+        left = dynamodb.query(TableName=tables["images"], Select="COUNT",
+                              KeyConditionExpression="imageId = :id",
+                              ExpressionAttributeValues={":id": {"S": str(image["_id"])}})["Count"]
+        print(f"  images items for {image['_id']}: {left}")
     return code
 
 
