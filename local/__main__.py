@@ -2,18 +2,26 @@
 
 Prints the API and WebSocket URLs, a ready-made user's id token, and example requests. Without API keys the
 local OpenAI and OpenWeather stand-ins answer; with `--openai-key`/`--openweather-key` (or OPENAI_API_KEY /
-OPENWEATHER_API_KEY) the functions call the real services instead.
+OPENWEATHER_API_KEY) the functions call the real services instead. With `--legacy-mongo-uri` (a MongoDB URI naming
+its database) the reverseSync function follows the users and images tables' streams into that database, as it
+does on a stage with a legacy origin during the cutover.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
 
 from local.app import DEMO_EMAIL, DEMO_PASSWORD, LocalApp, LocalAppOptions
+
+
+def _redacted(uri: str) -> str:
+    """The URI without its credentials, for printing."""
+    return re.sub(r"//[^@/]*@", "//***@", uri)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,12 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start everything and serve until Ctrl-C")
     up.add_argument("--openai-key", default=os.environ.get("OPENAI_API_KEY"))
     up.add_argument("--openweather-key", default=os.environ.get("OPENWEATHER_API_KEY"))
+    up.add_argument("--legacy-mongo-uri", default=os.environ.get("LEGACY_MONGO_URI"),
+                    help="the legacy MongoDB (with its database, e.g. mongodb://127.0.0.1:27017/mumble): turns on "
+                         "the reverse sync of the new stack's writes")
     args = parser.parse_args(argv)
+    if args.legacy_mongo_uri and not args.legacy_mongo_uri.startswith(("mongodb://", "mongodb+srv://")):
+        parser.error(f"--legacy-mongo-uri must be a mongodb:// or mongodb+srv:// URI (got {args.legacy_mongo_uri!r})")
 
     options = LocalAppOptions(
         openai_api_key=args.openai_key, openweather_api_key=args.openweather_key,
         openai_base_url="https://api.openai.com/v1" if args.openai_key else None,
-        openweather_base_url="https://api.openweathermap.org" if args.openweather_key else None)
+        openweather_base_url="https://api.openweathermap.org" if args.openweather_key else None,
+        legacy_mongo_uri=args.legacy_mongo_uri)
     app = LocalApp(options).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -39,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
   WebSocket  {app.websocket.url}/?token=<id token>
   AWS        {app.aws.endpoint_url}   (moto; tables/buckets named mumble-{app.aws.stage}-*)
   logs       {app.log_dir}/functions/<function>.log
+  reverse    {"reverseSync -> " + _redacted(args.legacy_mongo_uri) if args.legacy_mongo_uri else "off (--legacy-mongo-uri)"}
   user       {DEMO_EMAIL} / {DEMO_PASSWORD}
 
 export TOKEN={tokens['IdToken']}
