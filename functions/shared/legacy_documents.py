@@ -7,7 +7,7 @@ The inverse of the migration's mapping (migration/users.py, migration/images.py)
 - Timestamps (`createdAt`, `updatedAt`, `lastLoginAt`, `YYYY-MM-DDTHH:MM:SS.mmmZ`) become BSON dates.
 - `legacyImageUrl` / `legacyAudioUrl` (the original values the migration kept) become `imageUrl` / `audioUrl`
   again; an image made on the new stack gets the legacy `/uploads/<kind>/<file>` path of its S3 key (the object
-  itself stays in S3: copying media back is a runbook step).
+  itself stays in S3: `python -m migration.media_back` copies it to that path on the legacy host).
 - Numbers become int or float, sets lists; everything else keeps its name. `sourceVersion` and `origin` are
   written too: the forward sync recognises its own echo by them.
 - Never removed from a legacy document: `passwordHash`. The new stack drops it once the user has signed in through
