@@ -29,6 +29,7 @@ from functions.shared.tokens import TokenVerifier
 from local.app import LocalApp, LocalAppOptions
 from local.http_gateway import HttpGateway
 from local.lambda_runtime import REPO_ROOT
+from local.services import SecantusDB
 
 PROBE = """
 import json, sys, time
@@ -84,6 +85,14 @@ def representative_events(app: LocalApp, tokens: dict[str, str], claims: dict[st
         "maintenance": {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}},
         "userMigration": {"triggerSource": "UserMigration_ForgotPassword", "userName": "nobody@example.com",
                           "request": {}, "response": {}},
+        "reverseSync": {"Records": [{  # a profile the new stack wrote, upserted into the legacy MongoDB
+            "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+            "eventSourceARN": f"arn:aws:dynamodb:us-east-1:000000000000:table/{app.tables['users']}/stream/bench",
+            "dynamodb": {"ApproximateCreationDateTime": int(time.time()), "SequenceNumber": "1",
+                         "StreamViewType": "NEW_AND_OLD_IMAGES", "Keys": {"userId": {"S": "64b0c0ffee0000000000beef"}},
+                         "NewImage": {"userId": {"S": "64b0c0ffee0000000000beef"}, "email": {"S": "b@example.com"},
+                                      "origin": {"S": "aws"}, "sourceVersion": {"N": str(int(time.time() * 1000))},
+                                      "updatedAt": {"S": "2026-11-23T00:00:00.000Z"}}}}]},
     }
 
 
@@ -159,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.runs, args.requests, args.concurrency) < 1:
         parser.error("--runs, --requests and --concurrency must be at least 1")
-    with LocalApp(LocalAppOptions(stage="bench")) as app:
+    with SecantusDB() as legacy, LocalApp(LocalAppOptions(stage="bench",
+                                                          legacy_mongo_uri=legacy.database_uri("mumble"))) as app:
         tokens = app.user("bench@example.com")
         verifier = TokenVerifier(app.user_pool.issuer, app.user_pool.client_id, app.user_pool.jwks_url)
         claims = verifier.verify(tokens["IdToken"])

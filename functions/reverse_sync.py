@@ -78,10 +78,10 @@ def _plain(image: dict[str, Any] | None) -> dict[str, Any] | None:
 def apply(collection: str, event_name: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
           changed_at_ms: int) -> str:
     """One stream record -> the legacy document. Returns the outcome (applied, deleted, echo, conflict, ...)."""
-    documents = _database()[collection]
     image = new if event_name != "REMOVE" else old
     if not image or image.get(ORIGIN_ATTRIBUTE) != ORIGIN_AWS:
         return "echo"  # written by the migration or the forward sync: it came from MongoDB
+    documents = _database()[collection]
     _id = legacy_id(image[KEY_OF[collection]])
     for _ in range(WRITE_ATTEMPTS):
         current = documents.find_one({"_id": _id})

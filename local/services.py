@@ -197,6 +197,10 @@ class SecantusDB(LocalService):
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
+    def database_uri(self, database: str) -> str:
+        """The URI naming a default database (what the reverse sync's `legacyMongoUri` secret holds)."""
+        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+
     def command(self, port: int) -> list[str]:
         argv = [
             find_executable("secantusd-py"),

@@ -23,7 +23,7 @@ STAGE = "rtest"
 
 @pytest.fixture(scope="module")
 def cutover_app(mongo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApp]:
-    uri = mongo_server.uri.replace("/?", f"/{STAGE}_legacy?")
+    uri = mongo_server.database_uri(f"{STAGE}_legacy")
     options = LocalAppOptions(stage=STAGE, legacy_mongo_uri=uri, log_dir=tmp_path_factory.mktemp("cutover"))
     with LocalApp(options) as local:
         yield local
