@@ -28,7 +28,8 @@ class ResolvedArns:
     network: Mapping[str, list[str]] | None = None  # subnets, security_groups, network_interfaces ARNs (in a VPC)
 
 
-VPC_DESCRIBE_SID = "VpcDescribe"
+VPC_DESCRIBE_SID = "VpcDescribe"  # policy/rules.py lists this statement among the documented `*` exceptions
+
 
 def assume_role_policy(service: str = "lambda.amazonaws.com") -> str:
     return json.dumps({

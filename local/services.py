@@ -195,7 +195,7 @@ class SecantusDB(LocalService):
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        return self.database_uri("")
 
     def database_uri(self, database: str) -> str:
         """The URI naming a default database (what the reverse sync's `legacyMongoUri` secret holds)."""

@@ -128,15 +128,20 @@ def check_item(spec: TableSpec, item: dict[str, AttributeValue]) -> tuple[str, .
     return tuple(item[name]["S"] for name in spec.key_names)
 
 
-def media_file(kind: str, media_dir: Path, relative_path: str, key: str) -> MediaFile | None:
-    """Checksum a legacy upload; None when the file is not there."""
-    path = media_dir / relative_path
-    if not path.is_file():
-        return None
+def file_checksum(path: Path) -> tuple[str, int]:
+    """A file's SHA-256 as S3 keeps it (base64) and its size, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
             size += len(chunk)
-    return MediaFile(kind, relative_path, key, base64.b64encode(digest.digest()).decode(), size)
+    return base64.b64encode(digest.digest()).decode(), size
+
+
+def media_file(kind: str, media_dir: Path, relative_path: str, key: str) -> MediaFile | None:
+    """Checksum a legacy upload; None when the file is not there."""
+    path = media_dir / relative_path
+    if not path.is_file():
+        return None
+    return MediaFile(kind, relative_path, key, *file_checksum(path))

@@ -23,15 +23,20 @@ def content_type(path: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def stored_checksum(s3: Any, bucket: str, key: str) -> str | None:
-    """The SHA-256 S3 keeps for an object (base64), or None when the object or its checksum is absent."""
+def head_or_none(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """An object's HEAD with its stored checksum, or None when there is no such object."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        return s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-    return head.get("ChecksumSHA256")
+
+
+def stored_checksum(s3: Any, bucket: str, key: str) -> str | None:
+    """The SHA-256 S3 keeps for an object (base64), or None when the object or its checksum is absent."""
+    head = head_or_none(s3, bucket, key)
+    return head.get("ChecksumSHA256") if head else None
 
 
 class MediaCopier:

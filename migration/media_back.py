@@ -15,8 +15,6 @@ Exit codes: 0 everything is in place, 1 some objects are missing from S3 or some
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import os
 import sys
 import tempfile
@@ -27,10 +25,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
-from botocore.exceptions import ClientError
-
 from functions.shared.legacy_documents import MEDIA
 from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS
+from migration.mapping import file_checksum
+from migration.media import head_or_none
 from migration.settings import (
     EXIT_FAILED,
     EXIT_OK,
@@ -83,29 +81,18 @@ def downloads_of(doc: dict[str, Any], outcome: Outcome) -> Iterator[Download]:
         yield Download(str(doc["_id"]), key, f"{kind}/{name}")
 
 
-def _sha256_base64(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as body:
-        for block in iter(lambda: body.read(1 << 20), b""):
-            digest.update(block)
-    return base64.b64encode(digest.digest()).decode()
-
-
 class MediaBack:
     def __init__(self, s3: Any, bucket: str, media_dir: Path, dry_run: bool) -> None:
         self.s3, self.bucket, self.media_dir, self.dry_run = s3, bucket, media_dir, dry_run
 
     def fetch(self, download: Download, outcome: Outcome) -> None:
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=download.key, ChecksumMode="ENABLED")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                outcome.add("missing", f"{download.image_id} (s3://{self.bucket}/{download.key})")
-                return
-            raise
+        head = head_or_none(self.s3, self.bucket, download.key)
+        if head is None:
+            outcome.add("missing", f"{download.image_id} (s3://{self.bucket}/{download.key})")
+            return
         target = self.media_dir / download.relative_path
         if target.is_file() and target.stat().st_size == head["ContentLength"] and (
-                "ChecksumSHA256" not in head or _sha256_base64(target) == head["ChecksumSHA256"]):
+                "ChecksumSHA256" not in head or file_checksum(target)[0] == head["ChecksumSHA256"]):
             outcome.add("present")
             return
         if not self.dry_run:

@@ -20,9 +20,8 @@ ALLOWED_RUNTIMES = ("python3.12",)
 ALLOWED_ARCHITECTURES = ("arm64", "x86_64")
 STRICT_STAGES = ("staging", "prod")
 # Documented exceptions to "no `*` resource": actions that have no resource-level permissions in IAM.
-# (Statement Sid -> why.) Empty today: every statement the stack writes names its ARNs.
+# (Statement Sid -> why.) Every other statement the stack writes names its ARNs.
 WILDCARD_RESOURCE_EXCEPTIONS: Mapping[str, str] = {
-    # sid -> why: read-only calls AWS offers only on every resource.
     "VpcDescribe": "ec2:DescribeNetworkInterfaces/DescribeSubnets have no resource-level permissions; Lambda needs "
                    "them to attach a function (reverseSync) to the legacy database's VPC",
 }
