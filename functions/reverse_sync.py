@@ -17,7 +17,6 @@ migration-state table (`reverse#<collection>`), where the cutover gate reads it.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from typing import Any
 
@@ -40,6 +39,7 @@ from functions.shared.legacy_documents import (
 )
 from functions.shared.secrets import api_key as secret
 from functions.shared.settings import table_name
+from functions.shared.state_documents import read_document, write_document
 from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, now_timestamp
 
 WRITE_ATTEMPTS = 3
@@ -165,11 +165,10 @@ def heartbeat(batch: Batch) -> None:
     """`reverse#<collection>` in the migration-state table: lag, counts, the latest conflicts (read-modify-write,
     conditional on the version read, so two shards do not lose each other's counts)."""
     for collection, outcomes in batch.outcomes.items():
-        state_id = {"S": f"reverse#{collection}"}
+        state_id = f"reverse#{collection}"
         for _ in range(3):
-            stored = DYNAMODB.get_item(TableName=STATE_TABLE, Key={"stateId": state_id},
-                                       ConsistentRead=True).get("Item")
-            previous = json.loads(stored["state"]["S"]) if stored else {}
+            previous, version = read_document(DYNAMODB, STATE_TABLE, state_id)
+            previous = previous or {}
             counts = dict(previous.get("counts", {}))
             for outcome, count in outcomes.items():
                 counts[outcome] = counts.get(outcome, 0) + count
@@ -178,13 +177,8 @@ def heartbeat(batch: Batch) -> None:
                 "at": now_timestamp(), "counts": counts, "conflicts": counts.get("conflict", 0),
                 "recentConflicts": (previous.get("recentConflicts", []) +
                                     batch.conflicts.get(collection, []))[-RECENT_CONFLICTS:]}
-            condition = {"ConditionExpression": "updatedAt = :seen",
-                         "ExpressionAttributeValues": {":seen": stored["updatedAt"]}} if stored else {
-                "ConditionExpression": "attribute_not_exists(stateId)"}
             try:
-                DYNAMODB.put_item(TableName=STATE_TABLE, Item={
-                    "stateId": state_id, "state": {"S": json.dumps(document)},
-                    "updatedAt": {"S": document["at"]}}, **condition)
+                write_document(DYNAMODB, STATE_TABLE, state_id, document, if_version=version)
                 break
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -8,12 +8,12 @@ changed during the load. Stored as JSON with extended-JSON ids, readable in the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bson import json_util
 
+from functions.shared.state_documents import read_document, write_document
 from functions.shared.versions import format_timestamp
 
 
@@ -51,16 +51,11 @@ class StateStore:
         })
 
     def save_document(self, state_id: str, document: dict[str, Any]) -> None:
-        """Any other JSON state (the last verification result, ...)."""
-        self.client.put_item(TableName=self.table, Item={
-            "stateId": {"S": state_id}, "state": {"S": json.dumps(document, default=str)},
-            "updatedAt": {"S": format_timestamp(dt.datetime.now(dt.timezone.utc))},
-        })
+        """Any other JSON state (the last verification result, a sync's heartbeat, ...)."""
+        write_document(self.client, self.table, state_id, document)
 
     def load_document(self, state_id: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table, Key={"stateId": {"S": state_id}},
-                                    ConsistentRead=True).get("Item")
-        return json.loads(item["state"]["S"]) if item else None
+        return read_document(self.client, self.table, state_id)[0]
 
     def delete(self, job: str, collection: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"stateId": {"S": f"{job}#{collection}"}})
