@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAGE  ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo dev plan bench lock clean
+.PHONY: setup test demo dev plan rehearse policy-venv bench lock clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,21 @@ dev: setup
 plan: setup
 	$(PY) -m components.plan --stage $(STAGE)
 
+# The deploy rehearsal: everything `pulumi up` does before it talks to AWS, for real (config rules, the real layer,
+# Lambda's limits, pyright on the typed inputs, the policy pack as the CLI starts it, actionlint, every handler
+# under CPython 3.12 from the artifacts alone). STAGE="dev staging prod" rehearses several. Needs npm and python3.12.
+rehearse: setup
+	$(PY) -m rehearsal $(foreach stage,$(STAGE),--stage $(stage))
+
+# The policy pack's own interpreter (policy/venv, named in policy/PulumiPolicy.yaml); `pulumi preview
+# --policy-pack policy` needs it and does not create it.
+policy-venv: policy/venv/.installed
+
+policy/venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv --clear policy/venv
+	policy/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	@touch $@
+
 # Figures and ratios measured side by side in one run (several minutes; BENCH_ARGS="--sizes 2000,10000" for a quick look).
 BENCH_ARGS ?=
 FUNCTIONS_BENCH_ARGS ?=
@@ -48,5 +63,5 @@ lock:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache policy/venv node_modules .build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

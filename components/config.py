@@ -69,6 +69,7 @@ class StageConfig:
     cutoverSalt: str = ""
     legacySubnetIds: tuple[str, ...] = ()  # where reverseSync runs to reach the legacy MongoDB (its VPC)
     legacySecurityGroupIds: tuple[str, ...] = ()
+    manageApiGatewayAccount: bool = True  # the account's API Gateway CloudWatch role (components/api_gateway_account.py)
     siteDir: str = "site"
     openaiImageModel: str = "gpt-image-1"
     openaiTranscriptionModel: str = "gpt-4o-transcribe"

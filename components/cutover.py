@@ -8,8 +8,6 @@ cutover CLI owns the weight, so a later `pulumi up` never resets a cutover in pr
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 
@@ -18,7 +16,8 @@ from components.edge_functions import KVS_SALT_KEY, KVS_WEIGHT_KEY, LEGACY_ORIGI
 
 
 class CutoverRouter(pulumi.ComponentResource):
-    """`store` (the KeyValueStore), `viewer_request` / `viewer_response` (functions), `legacy_origin` (origin)."""
+    """`store` (the KeyValueStore), `viewer_request` / `viewer_response` (functions), and the legacy origin's id
+    and domain (`legacy_origin_id`, `legacy_domain`)."""
 
     def __init__(self, name: str, config: StageConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mumble:cutover:CutoverRouter", name, None, opts)
@@ -40,5 +39,6 @@ class CutoverRouter(pulumi.ComponentResource):
             f"{name}-visitor", name=f"mumble-{config.stage}-visitor-cookie", runtime="cloudfront-js-2.0",
             code=edge_function_code("visitor-cookie"), publish=True,
             comment="viewer-response: the visitor-id cookie the router keeps a visitor's cohort by", opts=child)
-        self.legacy_origin: dict[str, Any] = {"origin_id": LEGACY_ORIGIN_ID, "domain_name": config.legacyOrigin}
+        self.legacy_origin_id = LEGACY_ORIGIN_ID
+        self.legacy_domain = config.legacyOrigin
         self.register_outputs({"keyValueStoreArn": self.store.arn})

@@ -1,7 +1,11 @@
 """The edge: one CloudFront distribution per stage serving the static site and, under `/api/*`, the HTTP API.
 
 The site bucket is private and read only by this distribution through Origin Access Control. HTTPS only
-(redirect), TLS 1.2+, HTTP/2 and HTTP/3, a security-headers policy on every answer. The single-page-app
+(redirect), HTTP/2 and HTTP/3, a security-headers policy (HSTS included) on every answer. TLS 1.2+ toward
+viewers is enforced only with a custom domain (`mumble:domainName`: its ACM certificate and `TLSv1.2_2021`):
+on the default `*.cloudfront.net` certificate CloudFront always uses its own `TLSv1` policy and ignores any
+other setting, so none is claimed there; modern browsers negotiate TLS 1.2/1.3 anyway. Toward the origins it is
+TLS 1.2 only. The single-page-app
 fallback is a viewer-request function on the site behaviour (see edge_code/spa_rewrite.js for why not custom
 error responses). Site files are uploaded with their content type and a cache policy that needs no
 invalidation: hashed assets immutable for a year, everything else revalidated.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from pathlib import Path
-from typing import Any
+from typing import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -102,11 +106,15 @@ class Edge(pulumi.ComponentResource):
                 f"{name}-viewer-request", name=f"mumble-{config.stage}-viewer-request", runtime="cloudfront-js-2.0",
                 code=edge_function_code("spa-rewrite"), publish=True, comment="site behaviour: SPA fallback",
                 opts=child)
-            site_functions = [{"event_type": "viewer-request", "function_arn": spa.arn}]
-            api_functions: list[dict[str, Any]] = []
+            site_functions: list[aws.cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArgsDict] = [
+                {"event_type": "viewer-request", "function_arn": spa.arn}]
+            api_functions: list[aws.cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArgsDict] = []
             site_cache_policy: pulumi.Input[str] = CACHING_OPTIMIZED
         else:
-            site_functions = api_functions = [
+            site_functions = [
+                {"event_type": "viewer-request", "function_arn": router.viewer_request.arn},
+                {"event_type": "viewer-response", "function_arn": router.viewer_response.arn}]
+            api_functions = [
                 {"event_type": "viewer-request", "function_arn": router.viewer_request.arn},
                 {"event_type": "viewer-response", "function_arn": router.viewer_response.arn}]
             site_cache_policy = aws.cloudfront.CachePolicy(
@@ -120,11 +128,14 @@ class Edge(pulumi.ComponentResource):
                 opts=child).id
 
         certificate_arn, aliases = self._certificate(name, config) if config.domainName else (None, [])
-        origins: list[dict[str, Any]] = [
+        origins: list[aws.cloudfront.DistributionOriginArgsDict] = [
             {"origin_id": "site", "domain_name": self.site_bucket.regional_domain_name,
              "origin_access_control_id": oac.id},
             {"origin_id": "api", "domain_name": api_domain, "custom_origin_config": _https_origin()},
-        ] + ([{**router.legacy_origin, "custom_origin_config": _https_origin()}] if router else [])
+        ]
+        if router:
+            origins.append({"origin_id": router.legacy_origin_id, "domain_name": router.legacy_domain,
+                            "custom_origin_config": _https_origin()})
         self.distribution = aws.cloudfront.Distribution(
             name, enabled=True, comment=f"mumble {config.stage}", is_ipv6_enabled=True, http_version="http2and3",
             price_class=config.priceClass, default_root_object="index.html", aliases=aliases, origins=origins,
@@ -143,11 +154,7 @@ class Edge(pulumi.ComponentResource):
                 "function_associations": api_functions,
             }],
             restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate=(
-                {"acm_certificate_arn": certificate_arn, "ssl_support_method": "sni-only",
-                 "minimum_protocol_version": "TLSv1.2_2021"} if certificate_arn else
-                # The default *.cloudfront.net certificate; CloudFront then negotiates TLS 1.2+ with modern clients.
-                {"cloudfront_default_certificate": True, "minimum_protocol_version": "TLSv1.2_2021"}),
+            viewer_certificate=viewer_certificate(certificate_arn),
             opts=child)
         self.site_bucket.attach_policy([pulumi.Output.all(self.site_bucket.arn, self.distribution.arn).apply(
             lambda arns: {"Sid": "CloudFrontReadsThroughOac", "Effect": "Allow",
@@ -194,6 +201,16 @@ class Edge(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self))
 
 
-def _https_origin() -> dict[str, Any]:
+def viewer_certificate(certificate_arn: pulumi.Input[str] | None) -> aws.cloudfront.DistributionViewerCertificateArgsDict:
+    """TLS 1.2+ with the custom domain's certificate; the default certificate takes no protocol setting (CloudFront
+    would ignore it and use TLSv1), so none is written that would only look like a guarantee."""
+    if certificate_arn is not None:
+        return {"acm_certificate_arn": certificate_arn, "ssl_support_method": "sni-only",
+                "minimum_protocol_version": "TLSv1.2_2021"}
+    return {"cloudfront_default_certificate": True}
+
+
+def _https_origin() -> aws.cloudfront.DistributionOriginCustomOriginConfigArgsDict:
+    origin_ssl_protocols: Sequence[str] = ["TLSv1.2"]
     return {"http_port": 80, "https_port": 443, "origin_protocol_policy": "https-only",
-            "origin_ssl_protocols": ["TLSv1.2"]}
+            "origin_ssl_protocols": origin_ssl_protocols}

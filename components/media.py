@@ -16,6 +16,8 @@ from components.config import StageConfig
 from components.private_bucket import PrivateBucket
 
 NONCURRENT_VERSION_DAYS = 30
+# A rule for the whole bucket still names exactly one filter (the provider warns, and will refuse, an empty one).
+EVERY_OBJECT: aws.s3.BucketLifecycleConfigurationRuleFilterArgsDict = {"prefix": ""}
 ABANDONED_AUDIO_DAYS = 7  # an uploaded clip is transcribed within minutes; a week later nobody needs it
 
 
@@ -31,9 +33,9 @@ class MediaStorage(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             name, bucket=self.bucket.bucket.id,
             rules=[
-                {"id": "abort-incomplete-multipart", "status": "Enabled", "filter": {},
+                {"id": "abort-incomplete-multipart", "status": "Enabled", "filter": EVERY_OBJECT,
                  "abort_incomplete_multipart_upload": {"days_after_initiation": 1}},
-                {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": {},
+                {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": EVERY_OBJECT,
                  "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS}},
                 {"id": "expire-abandoned-audio", "status": "Enabled", "filter": {"prefix": "audio/"},
                  "expiration": {"days": ABANDONED_AUDIO_DAYS}},

@@ -3,12 +3,17 @@
 Per function: errors, throttles, duration near the timeout. API: 5xx rate and p95 latency over the stage's
 threshold (500 ms in the seed plan). DynamoDB throttled requests per table. Failure-queue depth. Alarms exist
 where the stage enables them (prod must; dev may omit them); the dashboard exists in every stage.
+
+The topic is encrypted with a key of its own: CloudWatch publishes an alarm only to a topic whose KMS key policy
+lets cloudwatch.amazonaws.com use the key, which the AWS-managed `alias/aws/sns` key never does (alarms on such a
+topic fail silently). The key policy keeps the account's IAM in charge of the key and lets CloudWatch, for this
+account's alarms only, encrypt messages to the topic.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -26,14 +31,23 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: StageConfig, functions: Mapping[str, AppFunction],
                  http_api_id: pulumi.Input[str], table_names: Mapping[str, pulumi.Input[str]],
-                 failure_queue_name: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+                 failure_queue_name: pulumi.Input[str], account_id: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mumble:monitoring:Monitoring", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._prefix = f"mumble-{config.stage}"
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self.topic: aws.sns.Topic | None = None
         if config.alarmsEnabled:
-            self.topic = aws.sns.Topic(name, name=f"{self._prefix}-alarms", kms_master_key_id="alias/aws/sns",
+            key = aws.kms.Key(
+                f"{name}-alarms", description=f"{self._prefix}: alarm topic (CloudWatch may publish to it)",
+                enable_key_rotation=True, deletion_window_in_days=7,
+                policy=pulumi.Output.from_input(account_id).apply(lambda account: json.dumps(
+                    alarm_topic_key_policy(account, config.region))),
+                opts=self._child)
+            aws.kms.Alias(f"{name}-alarms", name=f"alias/{self._prefix}-alarms", target_key_id=key.key_id,
+                          opts=self._child)
+            self.topic = aws.sns.Topic(name, name=f"{self._prefix}-alarms", kms_master_key_id=key.arn,
                                        opts=self._child)
             if config.alarmEmail:
                 aws.sns.TopicSubscription(name, topic=self.topic.arn, protocol="email", endpoint=config.alarmEmail,
@@ -99,6 +113,19 @@ class Monitoring(pulumi.ComponentResource):
                     dimensions={"QueueName": failure_queue_name}, period=PERIOD, statistic="Maximum", threshold=0,
                     comparison_operator="GreaterThanThreshold",
                     alarm_description="asynchronous invocations that failed all their retries")
+
+
+def alarm_topic_key_policy(account_id: str, region: str) -> dict[str, Any]:
+    """The account administers the key through IAM (AWS's default key policy); CloudWatch alarms of this account
+    and region may use it to publish to the topic, and nothing else may."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersTheKey", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                       "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"}}},
+    ]}
 
 
 def dashboard_body(config: StageConfig, api_id: str, function_names: list[str], table_names: list[str],

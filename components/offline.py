@@ -4,6 +4,10 @@ Used by the tests (every stage, every property) and by `make plan STAGE=...` (th
 no provider plugin, no credentials: the mocks answer each registration with its inputs plus the computed
 outputs a real provider would add (ARNs, ids, endpoints), so the program's wiring resolves as in a preview.
 Config comes from the stage file exactly as the CLI would pass it; secrets get placeholders marked secret.
+
+Two ways to answer registrations: `unknown_ids=False` (the default) echoes the inputs plus computed outputs, as a
+preview of an existing stack sees them; `unknown_ids=True` answers as a *first* preview does: no id and no
+computed output (ARNs, endpoints) is known yet, only the inputs and the names Pulumi generates.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import Stack
 
 from components.config import NAMESPACE, SECRET_KEYS
 
@@ -38,6 +43,7 @@ class PlannedResource:
     retain_on_delete: bool
     ignore_changes: tuple[str, ...]
     provider: str
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # property -> URNs its value uses
 
 
 @dataclass
@@ -69,14 +75,18 @@ def stage_config(stage: str) -> dict[str, str]:
 class _Mocks(pulumi.runtime.Mocks):
     """Inputs echoed back, plus the outputs a provider computes, derived from the resource name."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, unknown_ids: bool = False) -> None:
         self.region = region
+        self.unknown_ids = unknown_ids
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = dict(args.inputs)
         token = args.typ.split(":")
         service = token[1].split("/")[0] if len(token) > 1 else "x"
-        physical = outputs.get("name") or outputs.get("bucket") or f"{args.name}-{_short(args.name)}"
+        physical = outputs.get("name") or outputs.get("bucket") or f"{args.name}-{_short(args.name)[:7]}"
+        if self.unknown_ids:  # a first preview: only the inputs and the generated names are known
+            outputs.setdefault("bucket" if args.typ == "aws:s3/bucket:Bucket" else "name", physical)
+            return "", outputs
         resource_id = f"{args.name}-id"
         arn = f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{args.name}"
         outputs.setdefault("arn", arn)
@@ -147,14 +157,18 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn, type=request.type, name=request.name, parent=request.parent,
                 inputs=self.resources[response.urn].state if response.urn in self.resources else {},
                 custom=request.custom, protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
-                ignore_changes=tuple(request.ignoreChanges), provider=request.provider))
+                ignore_changes=tuple(request.ignoreChanges), provider=request.provider,
+                property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()}))
         return response
 
 
 def run_offline(stage: str, config: Mapping[str, str] | None = None,
-                secrets: Mapping[str, str] | None = None) -> OfflinePlan:
+                secrets: Mapping[str, str] | None = None, *, build_layer: bool = False,
+                unknown_ids: bool = False) -> OfflinePlan:
     """Run the program for `stage` under mocks. `config` defaults to the stage file (full keys, e.g.
-    `mumble:siteDir`); `secrets` to placeholders for every secret key. Raises what the program raises."""
+    `mumble:siteDir`); `secrets` to placeholders for every secret key. `build_layer` builds the real layer as
+    `pulumi up` does; `unknown_ids` answers as a first preview (see the module docstring). Raises what the
+    program raises."""
     from components.stack import BuildOptions, build_stack
 
     values = dict(stage_config(stage) if config is None else config)
@@ -164,17 +178,18 @@ def run_offline(stage: str, config: Mapping[str, str] | None = None,
     plan = OfflinePlan(stage)
     region = values.get("aws:region", "us-east-1")
     # set_mocks uses the given monitor's mocks; the first argument is only a fallback.
-    mocks = _Mocks(region)
+    mocks = _Mocks(region, unknown_ids)
     pulumi.runtime.set_mocks(mocks, project="mumble", stack=stage, preview=True,
                              monitor=_RecordingMonitor(mocks, plan))
     pulumi.runtime.set_all_config(values, list(secret_values))
     root = get_root_resource()
-    if root is not None:
+    if isinstance(root, Stack):
         root.outputs.clear()
 
     def program() -> pulumi.Output:
-        build_stack(BuildOptions(build_layer=False))
-        exported = dict(get_root_resource().outputs) if get_root_resource() is not None else {}
+        build_stack(BuildOptions(build_layer=build_layer))
+        root_resource = get_root_resource()
+        exported = dict(root_resource.outputs) if isinstance(root_resource, Stack) else {}
         return pulumi.Output.all(**exported).apply(plan.outputs.update) if exported else pulumi.Output.from_input(0)
 
     try:

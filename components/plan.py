@@ -59,7 +59,7 @@ def render(plan: OfflinePlan) -> tuple[str, bool]:
         walk(root, 0)
     lines += ["", f"{len(plan.resources)} resources:"]
     lines += [f"  {count:4d}  {type_}" for type_, count in sorted(Counter(r.type for r in plan.resources).items())]
-    results = evaluate([(r.type, r.inputs) for r in plan.resources if r.custom])
+    results = evaluate([(r.type, r.inputs, r.urn, r.property_dependencies) for r in plan.resources if r.custom])
     lines += ["", "policies (mandatory):"]
     for rule, problems in results.items():
         lines.append(f"  {'FAIL' if problems else 'pass'}  {rule}")
@@ -69,7 +69,7 @@ def render(plan: OfflinePlan) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m components.plan", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--stage", default="dev", help="stack to plan, read from Pulumi.<stage>.yaml (default dev)")
     args = parser.parse_args(argv)
     try:

@@ -28,10 +28,14 @@ TOKEN_SOURCE = "route.request.querystring.token"
 class WebSocketApi(pulumi.ComponentResource):
     """`api`, `url` (wss://...), `management_endpoint` (https://... for @connections)."""
 
-    def __init__(self, name: str, config: StageConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, config: StageConfig, account_settings: pulumi.Resource | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        """`account_settings`: the API Gateway account setting the stage's access logs need (when this project
+        manages it), so the stage is created after it."""
         super().__init__("mumble:realtime:WebSocketApi", name, None, opts)
         self._api_name = name
         self._config = config
+        self._account_settings = account_settings
         self.api = aws.apigatewayv2.Api(name, name=f"mumble-{config.stage}-ws", protocol_type="WEBSOCKET",
                                         route_selection_expression=ROUTE_SELECTION,
                                         opts=pulumi.ResourceOptions(parent=self))
@@ -75,7 +79,7 @@ class WebSocketApi(pulumi.ComponentResource):
             default_route_settings={"throttling_rate_limit": config.apiThrottleRateLimit,
                                     "throttling_burst_limit": config.apiThrottleBurstLimit},
             access_log_settings={"destination_arn": logs.arn, "format": WEBSOCKET_FORMAT},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=routes))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*routes, *filter(None, [self._account_settings])]))
         for spec in FUNCTIONS:
             if spec.pushes_to_websocket:
                 aws.iam.RolePolicy(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.api_gateway_account import ApiGatewayAccount
 from components.auth import Auth
 from components.config import StageConfig, load_stage_config
 from components.data import DataTables
@@ -25,7 +26,8 @@ from components.function import AppFunction, FunctionDependencies, physical_name
 from components.http_api import HttpApi
 from components.media import MediaStorage
 from components.monitoring import Monitoring
-from components.packaging import build_code_archive, build_layer, layer_fingerprint
+from components.packaging import (Artifact, LayerBuildError, build_code_archive, build_layer,
+                                  layer_archive_path)
 from components.pipeline import ImagePipeline
 from components.realtime import WebSocketApi
 from components.schedules import Schedules
@@ -41,7 +43,8 @@ PYTHON_VERSION = "3.12"
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """`build_layer=False` under mocks (offline plan, tests): the layer is named by its fingerprint, not built."""
+    """`build_layer=False` under mocks (offline plan, tests): the layer keeps the name a real build gives it but
+    is not built (and has no hash). `pulumi up` and the rehearsal build it."""
 
     build_layer: bool = True
 
@@ -54,15 +57,24 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     media = MediaStorage("media", config)
     secrets = Secrets("secrets", config)
     failures = FailureQueue("failed-invocations")
-    websocket = WebSocketApi("realtime", config)
+    account_settings = (ApiGatewayAccount("api-gateway-account", stage).account if config.manageApiGatewayAccount
+                        else None)
+    websocket = WebSocketApi("realtime", config, account_settings)
 
     code = build_code_archive(PROJECT_ROOT / "functions", BUILD_DIR)
     requirements = PROJECT_ROOT / "functions" / "requirements.txt"
-    layer_dir = (build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture)
-                 if options.build_layer else
-                 BUILD_DIR / f"layer-{layer_fingerprint(requirements, PYTHON_VERSION, config.lambdaArchitecture)}")
+    try:
+        layer_zip: Artifact | None = (
+            build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture) if options.build_layer
+            else None)
+    except LayerBuildError as error:
+        raise pulumi.RunError(str(error)) from None
     layer = aws.lambda_.LayerVersion(
-        "dependencies", layer_name=f"mumble-{stage}-dependencies", code=pulumi.FileArchive(str(layer_dir)),
+        "dependencies", layer_name=f"mumble-{stage}-dependencies",
+        code=pulumi.FileArchive(str(layer_zip.path if layer_zip else
+                                    layer_archive_path(requirements, BUILD_DIR, PYTHON_VERSION,
+                                                       config.lambdaArchitecture))),
+        source_code_hash=layer_zip.sha256_b64 if layer_zip else None,
         compatible_runtimes=["python3.12"], compatible_architectures=[config.lambdaArchitecture],
         description=f"functions/requirements.txt for {config.lambdaArchitecture}")
 
@@ -104,7 +116,7 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     router = CutoverRouter("cutover", config) if config.legacyOrigin else None
     edge = Edge("edge", config, http_api.domain, PROJECT_ROOT, router)
     media.allow_browser_uploads(edge.url.apply(lambda origin: sorted({origin, *config.corsOrigins})))
-    Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name)
+    Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name, account_id)
 
     pulumi.export("stage", stage)
     pulumi.export(stack_outputs.REGION, config.region)

@@ -6,15 +6,41 @@ record, so the same functions run in the tests over the mocked graph and in real
 
 Resource rules see one resource; stack rules see all of them (e.g. "every bucket has a TLS-only policy" needs
 the bucket and its policy). The stage is read from the `mumble:stage` tag the program puts on stateful resources.
+
+Values a first preview cannot know yet (ids, ARNs of resources not yet created) arrive as `UNKNOWN` (the pack
+turns the engine's unknown marker into it). Rules never guess about them and never fail on them: they relate
+resources by what is known at preview (the URNs a property depends on, not the ids in it) and check every known
+value. A document whose text is still unknown (a policy naming an ARN that does not exist yet) is checked by the
+same mandatory rule when `pulumi up` registers the resource with its resolved inputs, before it is created.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence as SequenceABC
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 Props = Mapping[str, Any]
-Resource = tuple[str, Props]
+
+
+class _Unknown:
+    """A value a preview cannot know yet."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+class Resource(NamedTuple):
+    """What a stack rule sees of a resource; `depends` maps a property to the URNs its value comes from."""
+
+    type: str
+    props: Props
+    urn: str = ""
+    depends: Mapping[str, Sequence[str]] = {}
 
 ALLOWED_RUNTIMES = ("python3.12",)
 ALLOWED_ARCHITECTURES = ("arm64", "x86_64")
@@ -35,6 +61,8 @@ FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUEUE = "aws:sqs/queue:Queue"
 TOPIC = "aws:sns/topic:Topic"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"  # its key policy cannot be changed to let CloudWatch use it
 IAM_DOCUMENTS = {  # resource type -> properties holding policy documents
     "aws:iam/rolePolicy:RolePolicy": ("policy",),
     "aws:iam/policy:Policy": ("policy",),
@@ -42,20 +70,26 @@ IAM_DOCUMENTS = {  # resource type -> properties holding policy documents
 }
 
 
-def _statements(document: Any) -> list[dict[str, Any]]:
+def _is_list(value: Any) -> bool:
+    """Lists as the tests pass them and as pulumi-policy's proxies wrap them (a Sequence, not a list)."""
+    return isinstance(value, SequenceABC) and not isinstance(value, (str, bytes))
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
     if isinstance(document, str):
         try:
             document = json.loads(document)
         except json.JSONDecodeError:
             return []
-    if not isinstance(document, Mapping):
+    if not isinstance(document, MappingABC):
         return []
     statements = document.get("Statement", [])
-    return [s for s in ([statements] if isinstance(statements, Mapping) else statements) if isinstance(s, Mapping)]
+    listed = [statements] if isinstance(statements, MappingABC) else statements if _is_list(statements) else []
+    return [s for s in listed if isinstance(s, MappingABC)]
 
 
 def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return list(value) if _is_list(value) else [value]
 
 
 # --- resource rules ------------------------------------------------------------------------------------------
@@ -94,7 +128,8 @@ def no_iam_wildcards(resource_type: str, props: Props) -> list[str]:
     problems: list[str] = []
     for key in IAM_DOCUMENTS.get(resource_type, ()):
         documents = props.get(key)
-        documents = [d.get("policy") for d in documents] if isinstance(documents, list) else [documents]
+        documents = ([d.get("policy") for d in documents if isinstance(d, MappingABC)] if _is_list(documents)
+                     else [documents])
         for statement in (s for d in documents for s in _statements(d)):
             if statement.get("Effect") != "Allow":
                 continue
@@ -134,26 +169,58 @@ def pitr_in_strict_stages(resource_type: str, props: Props) -> list[str]:
 
 # --- stack rules ---------------------------------------------------------------------------------------------
 
-def _props_of(resources: Sequence[Resource], resource_type: str) -> list[Props]:
-    return [props for type_, props in resources if type_ == resource_type]
+def _linked(resources: Sequence[Resource], resource_type: str, bucket: Resource) -> list[Resource]:
+    """The resources of `resource_type` configuring `bucket`: their `bucket` property comes from the bucket's URN
+    (known at any preview), or, where no dependencies are recorded, holds the bucket's known name."""
+    name = bucket.props.get("bucket")
+    return [r for r in resources if r.type == resource_type and (
+        bucket.urn in r.depends.get("bucket", ()) if r.depends.get("bucket")
+        else name is not None and name is not UNKNOWN and r.props.get("bucket") == name)]
+
+
+def _denies_plain_http(policy: Resource) -> bool:
+    """A TLS-only statement, or a document not known before `pulumi up` (the rule runs again on it then)."""
+    document = policy.props.get("policy")
+    return document is UNKNOWN or any(
+        s.get("Effect") == "Deny" and (s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        for s in _statements(document))
 
 
 def every_bucket_private_encrypted_tls_only(resources: Sequence[Resource]) -> list[str]:
     """Each bucket has a full public access block, a default encryption and a policy denying non-TLS access."""
-    buckets = [props.get("bucket") for props in _props_of(resources, BUCKET)]
-    blocked = {p.get("bucket") for p in _props_of(resources, PUBLIC_ACCESS_BLOCK)}
-    encrypted = {p.get("bucket") for p in _props_of(resources, BUCKET_ENCRYPTION)}
-    tls_only = {p.get("bucket") for p in _props_of(resources, BUCKET_POLICY)
-                if any(s.get("Effect") == "Deny"
-                       and (s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-                       for s in _statements(p.get("policy")))}
+    resources = [_resource(r) for r in resources]
     problems = []
-    for bucket in buckets:
-        missing = [what for what, having in (("a public access block", blocked), ("default encryption", encrypted),
-                                             ("a TLS-only bucket policy", tls_only)) if bucket not in having]
+    for bucket in (r for r in resources if r.type == BUCKET):
+        missing = [what for what, found in (
+            ("a public access block", _linked(resources, PUBLIC_ACCESS_BLOCK, bucket)),
+            ("default encryption", _linked(resources, BUCKET_ENCRYPTION, bucket)),
+            ("a TLS-only bucket policy", [p for p in _linked(resources, BUCKET_POLICY, bucket)
+                                          if _denies_plain_http(p)])) if not found]
         if missing:
-            problems.append(f"bucket {bucket!r} lacks {', '.join(missing)}")
+            problems.append(f"bucket {_label(bucket)!r} lacks {', '.join(missing)}")
     return problems
+
+
+def alarm_topics_usable_by_cloudwatch(resources: Sequence[Resource]) -> list[str]:
+    """CloudWatch can publish an alarm only to a topic whose KMS key policy lets cloudwatch.amazonaws.com use
+    the key; the AWS-managed `alias/aws/sns` key's policy cannot, so alarms on such a topic never notify."""
+    resources = [_resource(r) for r in resources]
+    targets = {urn for alarm in resources if alarm.type == ALARM
+               for key in ("alarmActions", "okActions", "insufficientDataActions")
+               for urn in alarm.depends.get(key, ())}
+    return [f"alarm topic {_label(topic)!r} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch cannot use: "
+            "alarms would never notify (use a customer-managed key that allows cloudwatch.amazonaws.com)"
+            for topic in resources if topic.type == TOPIC and topic.urn in targets
+            and topic.props.get("kmsMasterKeyId") == AWS_MANAGED_SNS_KEY]
+
+
+def _resource(value: Resource | tuple[Any, ...]) -> Resource:
+    return value if isinstance(value, Resource) else Resource(*value)
+
+
+def _label(resource: Resource) -> str:
+    name = resource.props.get("name") or resource.props.get("bucket")
+    return name if isinstance(name, str) else resource.urn.rsplit("::", 1)[-1]
 
 
 ResourceRule = Callable[[str, Props], list[str]]
@@ -169,15 +236,17 @@ RESOURCE_RULES: Mapping[str, ResourceRule] = {
 }
 STACK_RULES: Mapping[str, StackRule] = {
     "buckets-private-encrypted-tls-only": every_bucket_private_encrypted_tls_only,
+    "alarm-topics-usable-by-cloudwatch": alarm_topics_usable_by_cloudwatch,
 }
 
 
-def evaluate(resources: Sequence[Resource]) -> dict[str, list[str]]:
+def evaluate(resources: Sequence[Resource | tuple[Any, ...]]) -> dict[str, list[str]]:
     """Every rule over every resource: rule name -> violations (prefixed with the resource type)."""
+    known = [_resource(r) for r in resources]
     results: dict[str, list[str]] = {name: [] for name in (*RESOURCE_RULES, *STACK_RULES)}
     for name, rule in RESOURCE_RULES.items():
-        for resource_type, props in resources:
-            results[name].extend(f"{resource_type}: {message}" for message in rule(resource_type, props))
+        for resource in known:
+            results[name].extend(f"{resource.type}: {message}" for message in rule(resource.type, resource.props))
     for name, stack_rule in STACK_RULES.items():
-        results[name].extend(stack_rule(resources))
+        results[name].extend(stack_rule(known))
     return results

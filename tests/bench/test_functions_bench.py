@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bench.functions_bench import representative_events
+from local.events import representative_events
 from functions.manifest import BY_NAME
 from functions.shared.tables import TABLES
 

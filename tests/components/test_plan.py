@@ -36,9 +36,12 @@ def test_ci_workflow_tests_previews_and_deploys_with_the_pulumi_action() -> None
     workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     jobs = workflow["jobs"]
     assert any(step.get("run") == "make test" for step in jobs["test"]["steps"])
+    assert any(step.get("run") == 'make rehearse STAGE="dev staging prod"' for step in jobs["rehearse"]["steps"])
     pulumi_steps = {name: next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
-                    for name, job in jobs.items() if name != "test"}
+                    for name, job in jobs.items() if name not in ("test", "rehearse")}
     assert {name: step["with"]["command"] for name, step in pulumi_steps.items()} == {
         "preview": "preview", "deploy-dev": "up", "deploy": "up"}
     assert all(step["with"]["policyPacks"] == "policy" for step in pulumi_steps.values())
+    # The pack's interpreter exists before any job that uses it (the CLI does not make it).
+    assert all(any("policy-venv" in step.get("run", "") for step in jobs[name]["steps"]) for name in pulumi_steps)
     assert jobs["deploy"]["environment"] == "${{ inputs.stage }}"  # prod waits for the environment's reviewers

@@ -44,7 +44,7 @@ def _function(plan: OfflinePlan, name: str) -> dict:
 
 
 def test_every_policy_rule_passes(plan: OfflinePlan) -> None:
-    results = evaluate([(r.type, r.inputs) for r in plan.resources if r.custom])
+    results = evaluate([(r.type, r.inputs, r.urn, r.property_dependencies) for r in plan.resources if r.custom])
     assert {rule: problems for rule, problems in results.items() if problems} == {}
 
 
@@ -237,7 +237,7 @@ def test_reverse_sync_runs_in_the_legacy_network_when_configured() -> None:
     assert statements["VpcDescribe"]["Action"] == ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
     others = [r.inputs["name"] for r in plan.of_type("aws:lambda/function:Function") if r.inputs.get("vpcConfig")]
     assert others == ["mumble-staging-reverseSync"]  # nothing else moves into the legacy network
-    results = evaluate([(r.type, r.inputs) for r in plan.resources if r.custom])
+    results = evaluate([(r.type, r.inputs, r.urn, r.property_dependencies) for r in plan.resources if r.custom])
     assert {rule: problems for rule, problems in results.items() if problems} == {}
 
 
@@ -334,7 +334,8 @@ def test_cloudfront_serves_site_through_oac_and_api_under_the_same_domain(plan: 
     assert origins["site"]["originAccessControlId"] and "s3." in origins["site"]["domainName"]
     assert origins["api"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
     assert distribution["httpVersion"] == "http2and3"
-    assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    # The default certificate: CloudFront uses its TLSv1 policy whatever is written, so nothing is claimed.
+    assert distribution["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
     default = distribution["defaultCacheBehavior"]
     (api,) = distribution["orderedCacheBehaviors"]
     assert default["viewerProtocolPolicy"] == api["viewerProtocolPolicy"] == "redirect-to-https"
@@ -431,6 +432,7 @@ def test_custom_domain_gets_a_us_east_1_certificate_and_alias_records() -> None:
     distribution = plan.one("aws:cloudfront/distribution:Distribution", "edge").inputs
     assert distribution["aliases"] == ["app.example.com"]
     assert distribution["viewerCertificate"]["sslSupportMethod"] == "sni-only"
+    assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"  # enforced here
     records = {r.inputs["type"] for r in plan.of_type("aws:route53/record:Record") if r.inputs.get("aliases")}
     assert records == {"A", "AAAA"}
     assert plan.outputs["siteUrl"] == "https://app.example.com"
