@@ -11,8 +11,13 @@ error responses). Site files are uploaded with their content type and a cache po
 invalidation: hashed assets immutable for a year, everything else revalidated.
 
 With a cutover router (stages with `legacyOrigin`), the router replaces the SPA function on every behaviour, the
-visitor-cookie function runs at viewer-response, the `legacy` origin is added, and the site's cache key includes
-the cohort header so a cached answer never crosses cohorts.
+visitor-cookie function runs at viewer-response, and the `legacy` origin is added. The legacy cohort must get
+exactly what it got before DNS moved, through the same behaviours as the new site: so the site behaviour then
+allows every method and forwards every cookie, query string and header (but Host), and its cache policy caches
+only what the origin's own Cache-Control asks for (default TTL 0) with the cohort header, cookies and query strings
+in the key. The new site keeps its hit ratio: its objects carry their Cache-Control, and the router strips query
+strings and cookies (but its own, which the key leaves out) from new-cohort page requests, so their key is what
+it was. `/api/*` is never cached, for either cohort.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ import pulumi_aws as aws
 
 from components.config import NAMESPACE, StageConfig
 from components.cutover import CutoverRouter
-from components.edge_functions import COHORT_HEADER, edge_function_code
+from components.edge_functions import COHORT_HEADER, ROUTER_COOKIES, edge_function_code
 from components.private_bucket import PrivateBucket
 
 # AWS managed policies (stable, documented ids).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy: everything but Host
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+READ_METHODS = ["GET", "HEAD", "OPTIONS"]
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.net alias target
 
 HASHED_NAME = re.compile(r"[.-][0-9a-fA-F]{8,}\.[A-Za-z0-9]+$")
@@ -110,6 +117,7 @@ class Edge(pulumi.ComponentResource):
                 {"event_type": "viewer-request", "function_arn": spa.arn}]
             api_functions: list[aws.cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArgsDict] = []
             site_cache_policy: pulumi.Input[str] = CACHING_OPTIMIZED
+            site_methods, site_request_policy = READ_METHODS, None
         else:
             site_functions = [
                 {"event_type": "viewer-request", "function_arn": router.viewer_request.arn},
@@ -118,14 +126,16 @@ class Edge(pulumi.ComponentResource):
                 {"event_type": "viewer-request", "function_arn": router.viewer_request.arn},
                 {"event_type": "viewer-response", "function_arn": router.viewer_response.arn}]
             site_cache_policy = aws.cloudfront.CachePolicy(
-                f"{name}-site", name=f"mumble-{config.stage}-site-by-cohort", default_ttl=86400, max_ttl=31536000,
-                min_ttl=0, comment="the managed CachingOptimized policy plus the cohort header in the cache key",
+                f"{name}-site", name=f"mumble-{config.stage}-site-by-cohort", default_ttl=0, max_ttl=31536000,
+                min_ttl=0, comment="cached only as the origin says; keyed by cohort, cookies and query strings",
                 parameters_in_cache_key_and_forwarded_to_origin={
                     "enable_accept_encoding_brotli": True, "enable_accept_encoding_gzip": True,
-                    "cookies_config": {"cookie_behavior": "none"},
-                    "query_strings_config": {"query_string_behavior": "none"},
+                    "cookies_config": {"cookie_behavior": "allExcept",
+                                       "cookies": {"items": list(ROUTER_COOKIES)}},
+                    "query_strings_config": {"query_string_behavior": "all"},
                     "headers_config": {"header_behavior": "whitelist", "headers": {"items": [COHORT_HEADER]}}},
                 opts=child).id
+            site_methods, site_request_policy = ALL_METHODS, ALL_VIEWER_EXCEPT_HOST
 
         certificate_arn, aliases = self._certificate(name, config) if config.domainName else (None, [])
         origins: list[aws.cloudfront.DistributionOriginArgsDict] = [
@@ -141,14 +151,14 @@ class Edge(pulumi.ComponentResource):
             price_class=config.priceClass, default_root_object="index.html", aliases=aliases, origins=origins,
             default_cache_behavior={
                 "target_origin_id": "site", "viewer_protocol_policy": "redirect-to-https", "compress": True,
-                "allowed_methods": ["GET", "HEAD", "OPTIONS"], "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": site_cache_policy, "response_headers_policy_id": headers.id,
-                "function_associations": site_functions,
+                "allowed_methods": site_methods, "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": site_cache_policy, "origin_request_policy_id": site_request_policy,
+                "response_headers_policy_id": headers.id, "function_associations": site_functions,
             },
             ordered_cache_behaviors=[{
                 "path_pattern": "/api/*", "target_origin_id": "api", "viewer_protocol_policy": "redirect-to-https",
                 "compress": True,
-                "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                "allowed_methods": ALL_METHODS,
                 "cached_methods": ["GET", "HEAD"], "cache_policy_id": CACHING_DISABLED,
                 "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST, "response_headers_policy_id": headers.id,
                 "function_associations": api_functions,

@@ -21,6 +21,7 @@ EDGE_FUNCTIONS: dict[str, tuple[str, ...]] = {
 # Names both the edge code and the cutover tooling use.
 LEGACY_ORIGIN_ID = "legacy"
 COHORT_HEADER = "x-mumble-cohort"
+ROUTER_COOKIES = ("mumble-vid", "mumble-cohort")  # the router's own cookies (cohort.js): left out of cache keys
 KVS_WEIGHT_KEY = "weight"
 KVS_SALT_KEY = "salt"
 

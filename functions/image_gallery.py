@@ -3,6 +3,10 @@
 The cursor is the last item's `(imageId, createdAt)`, base64url JSON. The user part of the index key is never in
 it: it is always the caller's, so no cursor, tampered or not, can page into another user's images. URLs in the
 answers are presigned and expire in 15 minutes; items keep keys only.
+
+A delete removes the item and leaves its tombstone (functions/shared/tombstones.py) in one transaction: during a
+cutover the reverse sync deletes the legacy document by it, and an older write from the legacy side cannot bring
+the image back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from functions.shared.aws import client, from_item
 from functions.shared.image_items import find_image
 from functions.shared.media_access import read_url
 from functions.shared.settings import bucket_name, table_name
+from functions.shared.tombstones import tombstone_put
+from functions.shared.versions import ORIGIN_AWS, now_millis
 
 PAGE_DEFAULT, PAGE_MAX = 20, 50
 VISIBLE = ("imageId", "userId", "createdAt", "updatedAt", "prompt", "transcription", "weather", "location", "tags",
@@ -29,6 +35,7 @@ logger = Logger()
 metrics = Metrics()
 app = make_resolver(logger)
 TABLE = table_name("images")
+STATE_TABLE = table_name("migration-state")
 BUCKET = bucket_name("media")
 
 
@@ -94,11 +101,17 @@ def delete_image(imageId: str) -> Response:  # noqa: N803
         raise not_found("image")
     dynamodb = client("dynamodb")
     try:
-        dynamodb.delete_item(TableName=TABLE, Key={"imageId": {"S": item["imageId"]},
-                                                   "createdAt": {"S": item["createdAt"]}},
-                             ConditionExpression="userId = :u", ExpressionAttributeValues={":u": {"S": user.user_id}})
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        raise not_found("image") from None
+        dynamodb.transact_write_items(TransactItems=[
+            {"Delete": {"TableName": TABLE, "Key": {"imageId": {"S": item["imageId"]},
+                                                    "createdAt": {"S": item["createdAt"]}},
+                        "ConditionExpression": "userId = :u",
+                        "ExpressionAttributeValues": {":u": {"S": user.user_id}}}},
+            tombstone_put(STATE_TABLE, "images", item["imageId"], now_millis(), ORIGIN_AWS)])
+    except dynamodb.exceptions.TransactionCanceledException as error:
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise not_found("image") from None  # deleted (or never yours) meanwhile
+        raise
     s3 = client("s3")
     for key in (item.get("imageKey"), item.get("thumbnailKey"), item.get("audioKey")):
         if key:  # the item goes first: an orphaned object is harmless, an item pointing at nothing is not

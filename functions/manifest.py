@@ -270,7 +270,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             HttpRoute("GET", "/images/{imageId}"),
             HttpRoute("DELETE", "/images/{imageId}"),
         ),
-        tables=(TableAccess("images", QUERY + DELETE_ITEM, indexes=("UserIndex",)),),
+        tables=(TableAccess("images", QUERY + DELETE_ITEM, indexes=("UserIndex",)),
+                # a delete's tombstone (functions/shared/tombstones.py), in the delete's transaction
+                TableAccess("migration-state", ("dynamodb:PutItem",))),
         buckets=(BucketAccess("media", ("images/", "thumbnails/", "audio/"), ("s3:GetObject", "s3:DeleteObject")),),
     ),
     FunctionSpec(

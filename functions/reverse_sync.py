@@ -3,11 +3,19 @@
 While both stacks are live, a user moved to the new stack writes there; this keeps the legacy database holding
 those writes, so moving users back (a rollback) loses nothing. Rules (the same versions as `migration.sync`):
 
-- Only changes the new stack made (`origin` = aws) are written back; the forward sync's own writes are echoes.
-- Insert/modify: written when the item's `sourceVersion` is newer than the legacy document's version; an older one
-  is a conflict the legacy side won (counted; the forward sync brings the newer legacy version over). The write is
-  conditional on the document not having changed since it was read, and retried if it did.
-- Remove: the document is deleted unless it changed on the legacy side after the item was removed.
+- Insert/modify: only what the new stack wrote (`origin` = aws) is written back; the forward sync's own writes are
+  echoes. Written when the item's `sourceVersion` is newer than the legacy document's version; an older one is a
+  conflict the legacy side won (counted; the forward sync brings the newer legacy version over). The write is
+  conditional on the document not having changed since it was read, and retried if it did. A tie (the same
+  millisecond on both sides) goes to the new stack's write here as in the forward sync. A document that is
+  gone comes back only when the item is newer than the delete's tombstone (functions/shared/tombstones.py).
+- Remove: a user's delete only when a tombstone at least as new as the removed item exists - the new stack's
+  (`DELETE /images/{id}`) or the forward sync's (a legacy delete: then this undoes a document the reverse sync
+  brought back in between). The document is deleted unless it changed after the delete (a conflict the legacy
+  side won). Any other REMOVE - the forward sync moving an image to a corrected `createdAt`, a TTL expiry - is
+  not a delete, whoever wrote the item last.
+- Values go back to the BSON types the document holds (binary of its subtype, Decimal128, dates, ObjectIds, ...:
+  `bson_values` in functions/shared/legacy_documents.py), binary arriving as base64 text as Lambda delivers it.
 
 Records that fail are reported one by one (partial batch response): Lambda retries from there, bisecting the batch,
 and after the retries the event source sends them to the failure queue. A heartbeat with the lag goes to the
@@ -28,9 +36,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.exceptions import ClientError
 from pymongo.errors import DuplicateKeyError
 
-from functions.shared.aws import LazyClient, from_item
+from functions.shared.aws import LazyClient
 from functions.shared.legacy_documents import (
     KEY_OF,
+    bson_values,
     document_version,
     item_version,
     legacy_document,
@@ -40,7 +49,8 @@ from functions.shared.legacy_documents import (
 from functions.shared.secrets import api_key as secret
 from functions.shared.settings import table_name
 from functions.shared.state_documents import read_document, write_document
-from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, now_timestamp
+from functions.shared.tombstones import read_tombstone
+from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, VERSION_ATTRIBUTE, now_timestamp
 
 WRITE_ATTEMPTS = 3
 RECENT_CONFLICTS = 20
@@ -71,24 +81,40 @@ def _collection_of(record: DynamoDBRecord) -> str:
     return COLLECTIONS[table]
 
 
-def _plain(image: dict[str, Any] | None) -> dict[str, Any] | None:
-    return from_item(image) if image else None
+def _origin(image: dict[str, Any]) -> str | None:
+    return (image.get(ORIGIN_ATTRIBUTE) or {}).get("S")
 
 
-def apply(collection: str, event_name: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
-          changed_at_ms: int) -> str:
-    """One stream record -> the legacy document. Returns the outcome (applied, deleted, echo, conflict, ...)."""
+def _version(image: dict[str, Any]) -> int:
+    return int((image.get(VERSION_ATTRIBUTE) or {}).get("N") or 0)
+
+
+def apply(collection: str, event_name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    """One stream record (its images as attribute values) -> the legacy document. Returns the outcome (applied,
+    deleted, echo, conflict, not-a-delete, deleted-later, ...)."""
     image = new if event_name != "REMOVE" else old
-    if not image or image.get(ORIGIN_ATTRIBUTE) != ORIGIN_AWS:
+    if not image:
+        return "echo"
+    item_id = image[KEY_OF[collection]]["S"]
+    if event_name == "REMOVE":
+        tombstone = read_tombstone(DYNAMODB, STATE_TABLE, collection, item_id)
+        if tombstone is None or tombstone.version < _version(image):
+            return "not-a-delete"  # a sort-key move or an expiry: no delete as new as this item happened
+        deleted_at = tombstone.version
+    elif _origin(image) != ORIGIN_AWS:
         return "echo"  # written by the migration or the forward sync: it came from MongoDB
     documents = _database()[collection]
-    _id = legacy_id(image[KEY_OF[collection]])
+    _id = legacy_id(item_id)
     for _ in range(WRITE_ATTEMPTS):
         current = documents.find_one({"_id": _id})
         try:
             if event_name == "REMOVE":
-                return _delete(documents, current, changed_at_ms)
-            return _upsert(documents, collection, current, old, new)  # type: ignore[arg-type]
+                return _delete(documents, current, deleted_at)
+            if current is None:
+                tombstone = read_tombstone(DYNAMODB, STATE_TABLE, collection, item_id)
+                if tombstone is not None and tombstone.version >= _version(image):
+                    return "deleted-later"  # the delete is newer than this write: it stays deleted
+            return _upsert(documents, collection, current, old, image)
         except Changed:
             continue
     raise RuntimeError(f"{collection} {_id}: the legacy document kept changing during {WRITE_ATTEMPTS} attempts")
@@ -99,8 +125,9 @@ def _unchanged(current: dict[str, Any]) -> dict[str, Any]:
     return {"_id": current["_id"], "updatedAt": current.get("updatedAt")}
 
 
-def _upsert(documents: Any, collection: str, current: dict[str, Any] | None, old: dict[str, Any] | None,
-            new: dict[str, Any]) -> str:
+def _upsert(documents: Any, collection: str, current: dict[str, Any] | None, old_image: dict[str, Any] | None,
+            new_image: dict[str, Any]) -> str:
+    new = bson_values(new_image, current)
     doc = legacy_document(collection, new)
     if current is None:
         try:
@@ -111,10 +138,11 @@ def _upsert(documents: Any, collection: str, current: dict[str, Any] | None, old
     legacy_version, version = document_version(current), item_version(new)
     if legacy_version > version:
         return "conflict"
-    if legacy_version == version:
-        return "replay" if current.get(ORIGIN_ATTRIBUTE) == ORIGIN_AWS else "conflict"
+    if legacy_version == version and current.get(VERSION_ATTRIBUTE) == version:
+        return "replay"  # this very write, already here (the legacy app never sets sourceVersion itself)
+    # Same millisecond on both sides: the new stack's write wins, as the forward sync decides the same tie.
     update: dict[str, Any] = {"$set": {k: v for k, v in doc.items() if k != "_id"}}
-    removed = removed_fields(collection, old, new)
+    removed = removed_fields(collection, bson_values(old_image, current) if old_image else None, new)
     if removed:
         update["$unset"] = {name: "" for name in removed}
     if documents.update_one(_unchanged(current), update).matched_count != 1:
@@ -122,10 +150,10 @@ def _upsert(documents: Any, collection: str, current: dict[str, Any] | None, old
     return "applied"
 
 
-def _delete(documents: Any, current: dict[str, Any] | None, removed_at_ms: int) -> str:
+def _delete(documents: Any, current: dict[str, Any] | None, deleted_at_ms: int) -> str:
     if current is None:
         return "absent"
-    if document_version(current) > removed_at_ms:
+    if document_version(current) > deleted_at_ms:
         return "conflict"
     if documents.delete_one(_unchanged(current)).deleted_count != 1:
         raise Changed
@@ -155,9 +183,11 @@ def handle_record(batch: Batch, record: DynamoDBRecord) -> None:
     created = change.approximate_creation_date_time if change else None
     # ApproximateCreationDateTime has second precision: the end of that second bounds when the change happened.
     changed_at_ms = (created + 1) * 1000 - 1 if created else int(time.time() * 1000)
-    old, new = _plain(change.get("OldImage")), _plain(change.get("NewImage"))  # type: ignore[union-attr]
-    outcome = apply(collection, record.event_name.name if record.event_name else "", old, new, changed_at_ms)
-    batch.record(collection, outcome, str((new or old or {}).get(KEY_OF[collection], "?")), changed_at_ms)
+    raw = record.raw_event.get("dynamodb") or {}
+    old, new = raw.get("OldImage"), raw.get("NewImage")  # attribute values as delivered (binary as base64)
+    outcome = apply(collection, record.event_name.name if record.event_name else "", old, new)
+    key = ((new or old or {}).get(KEY_OF[collection]) or {}).get("S", "?")
+    batch.record(collection, outcome, key, changed_at_ms)
     metrics.add_metric(name=f"ReverseSync_{outcome}", unit=MetricUnit.Count, value=1)
 
 

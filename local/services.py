@@ -61,6 +61,7 @@ class LocalService:
     """A server process on a free loopback port: subclasses say how to run it and how to tell it is ready."""
 
     name = "service"
+    cwd: Path | None = None  # the server's working directory (None: this process's)
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
         self._requested_port = port
@@ -134,6 +135,7 @@ class LocalService:
         with open(self._log_path, "wb") as log:
             self._process = subprocess.Popen(
                 self.command(self.port),
+                cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -229,16 +231,18 @@ class SecantusDB(LocalService):
 
 
 class MotoServer(LocalService):
-    """moto in server mode: the AWS endpoint for boto3 (DynamoDB, S3, SSM, Cognito, ...) over real HTTP."""
+    """moto in server mode: the AWS endpoint for boto3 (DynamoDB, S3, SSM, Cognito, ...) over real HTTP, with
+    DynamoDB transactions made atomic and isolated as the real service's (local/moto_server.py)."""
 
     name = "moto"
+    cwd = Path(__file__).resolve().parent.parent  # where `local.moto_server` imports from
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self, port: int) -> list[str]:
-        return [find_executable("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+        return [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
 
     def is_ready(self) -> bool:
         return _http_ok(f"{self.endpoint_url}/moto-api/")

@@ -10,10 +10,20 @@ during the load are replayed) and resumed from the token checkpointed in the mig
   that loses to a newer write made on the new stack is a `conflict` (counted and listed by `cutover status`).
 - a changed images sort key (`createdAt`) is a delete of the old item and a put of the new one in one transaction.
 - delete: resolved to the item key (images: by `imageId`) and deleted unless the item changed on the new stack after
-  the delete happened (then it is a conflict and the newer item stays).
+  the delete happened (then it is a conflict and the newer item stays); the delete leaves its tombstone (version =
+  when it happened on the legacy side) in the same transaction (functions/shared/tombstones.py).
+- a change for an item that is gone is written only when it is newer than the item's tombstone: an older write
+  cannot bring back what a later delete removed, on either side.
+
+Transient failures - DynamoDB throttling and 5xx answers, dropped connections, a MongoDB failover or network
+error - do not stop it: the collection waits (exponential backoff with full jitter, its growing lag printed and, as
+far as the state table answers, heartbeated) and resumes from its last checkpoint, which is harmless since applying
+a change twice is. Only a failure that lasts `--retry-for` seconds without any progress ends it, with the error and
+the command to run again.
 
 Exit codes: 0 stopped cleanly (or `--once` caught up); 1 the stream cannot go on (e.g. its position is gone from
-the oplog: re-run the full load for that collection); 2 usage or configuration error.
+the oplog: re-run the full load for that collection) or a failure outlasted `--retry-for`; 2 usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -29,13 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-from pymongo.errors import OperationFailure, PyMongoError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from functions.shared.tables import TableSpec
+from functions.shared.tombstones import older_than_write, read_tombstone, tombstone_put
 from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, ORIGIN_LEGACY, VERSION_ATTRIBUTE, now_timestamp
 from migration.collections import mappers
-from migration.convert import AttributeValue, Unconvertible
+from migration.convert import AttributeValue, Findings, Unconvertible
 from migration.load import DeadLetterFile, dead_letter_record
 from migration.mapping import Converted, Mapper, legacy_id_string
 from migration.media import MediaCopier
@@ -51,14 +62,18 @@ from migration.settings import (
     resolve,
 )
 from migration.state import StateStore
+from migration.writer import RETRYABLE_CODES, RetryPolicy
 
 STATE_JOB = "sync"
 HEARTBEAT_SECONDS = 5.0
 RECENT_CONFLICTS = 20
 # Server codes meaning "this stream cannot resume from that position": history lost, fatal, bad token.
 LOST_POSITION_CODES = {286, 280, 260, 9}
+RETRY_FOR_SECONDS = 600.0  # a failure lasting this long without progress ends the sync (--retry-for)
+TRANSACTION_RACES = {"TransactionConflict"}  # a cancelled transaction's reason when another write raced it
 OLDER = "#v < :v OR (#v = :v AND #o = :legacy)"  # an item this change may replace
 NEWER = f"attribute_not_exists(#v) OR {OLDER}"
+REPLACES = f"attribute_exists(#v) AND ({OLDER})"  # an item that is there, older than this change
 NAMES = {"#v": VERSION_ATTRIBUTE, "#o": ORIGIN_ATTRIBUTE}
 
 EXAMPLES = """examples:
@@ -84,6 +99,25 @@ class SyncStats:
             "at": now_timestamp()}])[-RECENT_CONFLICTS:]
 
 
+def transient_reason(error: BaseException) -> str | None:
+    """A short name for a failure worth waiting out (throttling, 5xx, dropped connections, failovers), else None."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
+        if code in RETRYABLE_CODES or status >= 500 or reasons & (TRANSACTION_RACES | set(RETRYABLE_CODES)):
+            return f"DynamoDB {code or status}"
+        return None
+    if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+        return f"AWS {type(error).__name__}"
+    if isinstance(error, ConnectionFailure):
+        return f"MongoDB {type(error).__name__}"
+    if isinstance(error, OperationFailure) and error.code not in LOST_POSITION_CODES and (
+            error.has_error_label("ResumableChangeStreamError") or error.has_error_label("RetryableWriteError")):
+        return f"MongoDB {error.code}"
+    return None
+
+
 def change_millis(change: dict[str, Any]) -> int:
     """When a change happened on the legacy side (the delete's version): its wall time, else its cluster time."""
     wall = change.get("wallTime")
@@ -95,8 +129,10 @@ def change_millis(change: dict[str, Any]) -> int:
 class TableApplier:
     """Writes converted documents and deletes into one table under the version rule."""
 
-    def __init__(self, dynamodb: Any, table: str, spec: TableSpec, stats: SyncStats, collection: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, spec: TableSpec, stats: SyncStats, collection: str,
+                 state_table: str) -> None:
         self.dynamodb, self.table, self.spec, self.stats, self.collection = dynamodb, table, spec, stats, collection
+        self.state_table = state_table
 
     def _existing_keys(self, item_id: str) -> list[dict[str, AttributeValue]]:
         """The keys of this legacy id's items: images may hold it under another sort key (`createdAt`) than the
@@ -117,65 +153,119 @@ class TableApplier:
                 return keys
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def upsert(self, converted: Converted, doc: dict[str, Any]) -> str:
+    def upsert(self, converted: Converted, doc: dict[str, Any], inserted: bool = False) -> str:
+        """Write the changed document's item under the version rule; `inserted`: the change was an insert, so
+        the item is most likely not there and the tombstone check comes first (one transaction, not three
+        calls)."""
         item = converted.item
+        item_id = item[self.spec.hash_key.name]["S"]
         values = {":v": item[VERSION_ATTRIBUTE], ":legacy": {"S": ORIGIN_LEGACY}}
+        conditional = {"ExpressionAttributeNames": NAMES, "ExpressionAttributeValues": values}
         new_key = {name: item[name] for name in self.spec.key_names}
-        moved = [key for key in self._existing_keys(item[self.spec.hash_key.name]["S"]) if key != new_key] \
+        moved = [key for key in self._existing_keys(item_id) if key != new_key] \
             if self.spec.range_key is not None else []
+        if inserted and not moved:
+            return self._bring_back(item, item_id, doc)
         try:
-            if moved:
+            if moved:  # an item is there (under its old sort key): the version rule against it suffices
                 self.dynamodb.transact_write_items(TransactItems=[
-                    *({"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": OLDER,
-                                  "ExpressionAttributeNames": NAMES, "ExpressionAttributeValues": values}}
+                    *({"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": OLDER, **conditional}}
                       for key in moved),
-                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": NEWER,
-                             "ExpressionAttributeNames": NAMES, "ExpressionAttributeValues": values}}])
+                    {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": NEWER, **conditional}}])
                 return "moved"
-            self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression=NEWER,
-                                   ExpressionAttributeNames=NAMES, ExpressionAttributeValues=values)
+            self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression=REPLACES, **conditional)
             return "applied"
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("ConditionalCheckFailedException",
-                                                       "TransactionCanceledException"):
+            if _code(error) not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise
-        if doc.get(ORIGIN_ATTRIBUTE) == ORIGIN_AWS:
-            return "echo"  # the reverse sync's write coming back: the item already holds it
         current = self.dynamodb.get_item(TableName=self.table, Key=moved[0] if moved else new_key,
-                                         ConsistentRead=True).get("Item", {})
-        if current.get(ORIGIN_ATTRIBUTE, {}).get("S") == ORIGIN_AWS:
-            self.stats.conflict(self.collection, item[self.spec.hash_key.name]["S"], "update")
+                                         ConsistentRead=True).get("Item")
+        if current is None and not moved:
+            return self._bring_back(item, item_id, doc)
+        if _echo(doc, item):
+            return "echo"  # the reverse sync's write coming back: the item already holds it
+        if (current or {}).get(ORIGIN_ATTRIBUTE, {}).get("S") == ORIGIN_AWS:
+            self.stats.conflict(self.collection, item_id, "update")
             return "conflict"
         return "stale"
 
+    def _bring_back(self, item: dict[str, AttributeValue], item_id: str, doc: dict[str, Any]) -> str:
+        """The item is not there: write it only if no delete as new as this change happened (its tombstone)."""
+        version = int(item[VERSION_ATTRIBUTE]["N"])
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                older_than_write(self.state_table, self.collection, item_id, version),
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(#v)",
+                         "ExpressionAttributeNames": {"#v": VERSION_ATTRIBUTE}}}])
+            return "applied"
+        except ClientError as error:
+            if _code(error) != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])] + [None, None]
+            tombstone_won, item_appeared = (code == "ConditionalCheckFailed" for code in reasons[:2])
+        if item_appeared:
+            return self.upsert(Converted(item=item, key=(), findings=Findings()), doc)  # it is there: the rule
+        tombstone = read_tombstone(self.dynamodb, self.state_table, self.collection, item_id)
+        if tombstone_won and tombstone is not None and tombstone.origin == ORIGIN_AWS and not _echo(doc, item):
+            self.stats.conflict(self.collection, item_id, "update after a newer delete")
+            return "conflict"
+        return "stale"  # deleted later: the delete wins
+
     def delete(self, item_id: str, millis: int) -> str:
-        outcome = "absent"
-        for key in self._existing_keys(item_id):
+        """Delete every item of this legacy id whose version is not newer than the delete, and leave the delete's
+        tombstone, in one transaction."""
+        keys = self._existing_keys(item_id) if self.spec.range_key is not None else \
+            [key for key in self._existing_keys(item_id)
+             if self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")]
+        deletes = [{"Delete": {"TableName": self.table, "Key": key,
+                               "ConditionExpression": "attribute_not_exists(#v) OR #v <= :v",
+                               "ExpressionAttributeNames": {"#v": VERSION_ATTRIBUTE},
+                               "ExpressionAttributeValues": {":v": {"N": str(millis)}}}} for key in keys]
+        tombstone = [tombstone_put(self.state_table, self.collection, item_id, millis, ORIGIN_LEGACY)]
+        for writes in (tombstone + deletes, deletes):  # the second without the tombstone: a newer one is there
+            if not writes:
+                return "absent"
             try:
-                deleted = self.dynamodb.delete_item(
-                    TableName=self.table, Key=key, ConditionExpression="attribute_not_exists(#v) OR #v <= :v",
-                    ExpressionAttributeNames={"#v": VERSION_ATTRIBUTE},
-                    ExpressionAttributeValues={":v": {"N": str(millis)}}, ReturnValues="ALL_OLD")
-                outcome = "deleted" if deleted.get("Attributes") else outcome
+                self.dynamodb.transact_write_items(TransactItems=writes)
+                return "deleted" if deletes else "absent"
             except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if _code(error) != "TransactionCanceledException":
                     raise
-                self.stats.conflict(self.collection, item_id, "delete")
-                outcome = "conflict"
-        return outcome
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if any(code == "ConditionalCheckFailed" for code in reasons[len(writes) - len(deletes):]):
+                    self.stats.conflict(self.collection, item_id, "delete")
+                    return "conflict"  # an item changed on the new stack after the delete: it stays
+                if not reasons or reasons[0] != "ConditionalCheckFailed" or writes is deletes:
+                    raise
+        return "absent"
+
+
+def _echo(doc: dict[str, Any], item: dict[str, AttributeValue]) -> bool:
+    """The document is as the reverse sync wrote it: it stamped the item's version into `sourceVersion`, which the
+    legacy app never sets (its `origin` field alone says only who wrote it once, not who wrote it last)."""
+    return doc.get(ORIGIN_ATTRIBUTE) == ORIGIN_AWS and str(doc.get(VERSION_ATTRIBUTE)) == item[VERSION_ATTRIBUTE]["N"]
+
+
+def _code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
 
 
 class CollectionSync:
     """Follows one collection's change stream into its table."""
 
     def __init__(self, settings: Settings, database: Any, name: str, mapper: Mapper, state: StateStore,
-                 dynamodb: Any, copier: MediaCopier | None, dead_letters: DeadLetterFile, batch_size: int) -> None:
+                 dynamodb: Any, copier: MediaCopier | None, dead_letters: DeadLetterFile, batch_size: int,
+                 retry: RetryPolicy | None = None) -> None:
         self.settings, self.name, self.mapper, self.state = settings, name, mapper, state
         self.collection = database[name]
         self.stats = SyncStats()
-        self.applier = TableApplier(dynamodb, settings.tables[name], mapper.spec, self.stats, name)
+        self.applier = TableApplier(dynamodb, settings.tables[name], mapper.spec, self.stats, name,
+                                    settings.tables["migration-state"])
         self.copier, self.dead_letters, self.batch_size = copier, dead_letters, batch_size
+        self.retry = retry or RetryPolicy(base_seconds=0.5, cap_seconds=30.0, budget_seconds=RETRY_FOR_SECONDS)
         self.last_heartbeat = 0.0
+        self.last_change_ms: int | None = None  # when the newest applied change happened (the lag's reference)
+        self.progress = 0  # batches applied: a retry budget restarts once the sync moves again
 
     def start_position(self) -> dict[str, Any]:
         saved = self.state.load_document(f"{STATE_JOB}#{self.name}")
@@ -191,6 +281,48 @@ class CollectionSync:
         return {"start_at_operation_time": position["startAtOperationTime"]}
 
     def run(self, stop: threading.Event, once: bool) -> None:
+        """Follow the stream; wait out transient failures (resuming from the last checkpoint) within the budget."""
+        attempt, failing_since, progress_then = 0, 0.0, -1
+        while True:
+            try:
+                self.follow(stop, once)
+                return
+            except SyncError:
+                raise
+            except Exception as error:  # noqa: BLE001 - only transient ones are waited out, the rest re-raised
+                reason = transient_reason(error)
+                if reason is None:
+                    raise
+                if self.progress != progress_then:  # it moved since the last failure: a new budget
+                    attempt, failing_since, progress_then = 0, time.monotonic(), self.progress
+                attempt += 1
+                delay = self.retry.delay(attempt)
+                waited = time.monotonic() - failing_since
+                if waited + delay > self.retry.budget_seconds:
+                    raise SyncError(
+                        f"{self.name}: gave up after {attempt} attempts in {waited:.0f} s without progress (last: "
+                        f"{reason}: {str(error)[:200]}); the position is saved - fix the cause and run "
+                        f"`python -m migration.sync` again with the same flags") from None
+                self.stats.counts["retries"] += 1
+                self._report_wait(reason, attempt, delay)
+                if stop.wait(delay):
+                    return
+
+    def _report_wait(self, reason: str, attempt: int, delay: float) -> None:
+        """The lag keeps growing while the sync waits: say so, and heartbeat it if the state table answers."""
+        if self.last_change_ms is not None:
+            self.stats.lag_seconds = max(0.0, time.time() - self.last_change_ms / 1000)
+        print(f"{self.name}: {reason}; retrying in {delay:.1f} s (attempt {attempt}), lag "
+              f"{self.stats.lag_seconds:.1f} s", flush=True)
+        try:
+            saved = self.state.load_document(f"{STATE_JOB}#{self.name}") or {}
+            self.state.save_document(f"{STATE_JOB}#{self.name}", {
+                **saved, "lagSeconds": round(self.stats.lag_seconds, 3), "at": now_timestamp(),
+                "waiting": f"{reason} (attempt {attempt})"})
+        except (ClientError, EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
+            pass  # the state table is what is failing; the printed line says it
+
+    def follow(self, stop: threading.Event, once: bool) -> None:
         position = self.start_position()
         try:
             with self.collection.watch(full_document="updateLookup", max_await_time_ms=250, **position) as stream:
@@ -204,8 +336,10 @@ class CollectionSync:
                     for change in batch:
                         self.apply(change)
                     if batch:
-                        self.stats.lag_seconds = max(0.0, time.time() - change_millis(batch[-1]) / 1000)
+                        self.last_change_ms = change_millis(batch[-1])
+                        self.stats.lag_seconds = max(0.0, time.time() - self.last_change_ms / 1000)
                         self.checkpoint(stream.resume_token)
+                        self.progress += 1
                     elif once:
                         self.stats.lag_seconds = 0.0
                         self.checkpoint(stream.resume_token)
@@ -221,6 +355,8 @@ class CollectionSync:
                     f"changes since then are no longer available. Re-run the full load for this collection "
                     f"(`python -m migration.run --collections {self.name} --restart`), then start the sync again"
                 ) from None
+            if transient_reason(error):
+                raise
             raise SyncError(f"{self.name}: the change stream failed: {error}") from None
 
     def apply(self, change: dict[str, Any]) -> None:
@@ -246,7 +382,7 @@ class CollectionSync:
             return
         if self.copier is not None and converted.media:
             self.stats.counts["media_uploaded"] += self.copier.copy_all(converted.media)
-        self.stats.counts[self.applier.upsert(converted, doc)] += 1
+        self.stats.counts[self.applier.upsert(converted, doc, inserted=kind == "insert")] += 1
 
     def checkpoint(self, token: Any) -> None:
         self.state.save_document(f"{STATE_JOB}#{self.name}", {
@@ -259,7 +395,7 @@ class CollectionSync:
         c = self.stats.counts
         return (f"{self.name}: applied {c['applied'] + c['moved']:,} (sort key moved {c['moved']:,}), deleted "
                 f"{c['deleted']:,}, stale {c['stale']:,}, echoes {c['echo']:,}, conflicts {c['conflicts']:,}, "
-                f"dead-lettered {c['dead_lettered']:,}; lag {self.stats.lag_seconds:.1f} s")
+                f"dead-lettered {c['dead_lettered']:,}, retries {c['retries']:,}; lag {self.stats.lag_seconds:.1f} s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,11 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report-every", type=float, default=30.0, help="seconds between progress lines")
     parser.add_argument("--dead-letter", type=Path, default=Path("migration-dead-letters.jsonl"),
                         help="JSON-lines file for changed documents that cannot become items")
+    parser.add_argument("--retry-for", type=float, default=RETRY_FOR_SECONDS,
+                        help="seconds a transient failure (throttling, 5xx, lost connection) is waited out without "
+                             f"progress before the sync gives up (default {RETRY_FOR_SECONDS:.0f})")
     return parser
 
 
 def sync(settings: Settings, once: bool, batch_size: int, dead_letter: Path, report_every: float,
-         stop: threading.Event | None = None) -> list[CollectionSync]:
+         stop: threading.Event | None = None, retry_for: float = RETRY_FOR_SECONDS) -> list[CollectionSync]:
     """Follow every selected collection until `stop` is set (or, with `once`, until caught up)."""
     stop = stop or threading.Event()
     mongo = check_mongo(settings)
@@ -286,10 +425,15 @@ def sync(settings: Settings, once: bool, batch_size: int, dead_letter: Path, rep
         if settings.media_dir is not None else None
     all_mappers = mappers(settings.media_dir)
     syncs = [CollectionSync(settings, mongo[settings.mongo_db], name, all_mappers[name], state, dynamodb,
-                            copier if name == "images" else None, DeadLetterFile(dead_letter), batch_size)
+                            copier if name == "images" else None, DeadLetterFile(dead_letter), batch_size,
+                            RetryPolicy(base_seconds=0.5, cap_seconds=30.0, budget_seconds=retry_for))
              for name in settings.collections]
     for one in syncs:
-        one.start_position()  # fail before starting anything when a collection has nowhere to start from
+        try:
+            one.start_position()  # fail before starting anything when a collection has nowhere to start from
+        except Exception as error:  # noqa: BLE001 - a transient failure is waited out by the collection's run
+            if transient_reason(error) is None:
+                raise
     errors: list[BaseException] = []
 
     def follow(one: CollectionSync) -> None:
@@ -326,14 +470,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     stop = threading.Event()
     try:
-        if args.batch_size < 1 or args.report_every <= 0:
-            raise UsageError("--batch-size must be at least 1 and --report-every positive")
+        if args.batch_size < 1 or args.report_every <= 0 or args.retry_for < 0:
+            raise UsageError("--batch-size must be at least 1, --report-every positive and --retry-for at least 0")
         settings = resolve(args)
         check_targets(settings, [*settings.collections, "migration-state"], need_bucket=bool(args.media_dir))
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: stop.set())  # finish the batch, checkpoint, exit 0
-        syncs = sync(settings, args.once, args.batch_size, args.dead_letter, args.report_every, stop)
+        syncs = sync(settings, args.once, args.batch_size, args.dead_letter, args.report_every, stop, args.retry_for)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

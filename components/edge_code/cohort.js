@@ -7,6 +7,7 @@ var COHORT_HEADER = 'x-mumble-cohort';
 var OVERRIDE_HEADER = 'x-mumble-cohort-override';
 var OVERRIDE_COOKIE = 'mumble-cohort';
 var VISITOR_COOKIE = 'mumble-vid';
+var ROUTER_COOKIES = [VISITOR_COOKIE, OVERRIDE_COOKIE];  // the router's own; never part of a cache key
 var SUBJECT = /^[uv]:[A-Za-z0-9_.:@-]{1,128}$/;
 
 // The subject a request is routed by: the bearer token's user (decoded, not verified: routing is not

@@ -99,8 +99,9 @@ IMAGES = TableSpec(
 
 MIGRATION_STATE = TableSpec(
     logical_name="migration-state",
-    hash_key=Key("stateId"),  # `load#<collection>`, `verify#<collection>`, `sync#<collection>`
-    description="Checkpoints, counts and change-stream positions of the migration and the sync.",
+    hash_key=Key("stateId"),  # `load#<collection>`, `verify#<collection>`, `sync#<collection>`, `tombstone#...`
+    ttl_attribute="expiresAt",  # only tombstones expire (functions/shared/tombstones.py); checkpoints have none
+    description="Checkpoints, counts and change-stream positions of the migration and the sync; delete tombstones.",
 )
 
 JOBS = TableSpec(

@@ -198,3 +198,47 @@ def test_the_cookie_follows_the_signed_in_user_and_is_left_alone_when_it_matches
     changed, same = _node("visitor-cookie", {"store": {}, "events": events}, tmp_path)
     assert changed["result"]["cookies"]["mumble-vid"]["value"] == "u:5f0c00000000000000000001"
     assert "mumble-vid" not in same["result"]["cookies"]
+
+
+# --- the legacy cohort gets exactly what it sent; the new site keeps its cache key ------------------------------
+
+def test_a_legacy_cohort_post_reaches_the_legacy_origin_as_sent(tmp_path: Path) -> None:
+    _, on_legacy = _subjects_on_each_side(tmp_path)
+    event = _event("/account/settings", cookies={"mumble-vid": on_legacy, "PHPSESSID": "abc123", "csrf": "t0k"},
+                   headers={"content-type": "application/x-www-form-urlencoded", "x-requested-with": "form"})
+    event["request"]["method"] = "POST"
+    event["request"]["querystring"] = {"tab": {"value": "privacy"}, "ids": {"value": "1", "multiValue": [
+        {"value": "1"}, {"value": "2"}]}}
+    sent = json.loads(json.dumps(event["request"]))
+    (result,) = _route([event], tmp_path)
+    assert result["origin"] == LEGACY
+    forwarded = result["result"]
+    assert forwarded["headers"].pop("x-mumble-cohort") == {"value": "legacy"}
+    assert forwarded == sent  # method, uri, query string, every cookie and header untouched
+
+
+def test_new_cohort_page_requests_keep_only_what_the_static_site_needs(tmp_path: Path) -> None:
+    on_new, _ = _subjects_on_each_side(tmp_path)
+    page = _event("/gallery", cookies={"mumble-vid": on_new, "PHPSESSID": "abc", "mumble-cohort": "new"})
+    page["request"]["querystring"] = {"utm_source": {"value": "mail"}}
+    post = _event("/gallery", cookies={"mumble-vid": on_new})
+    post["request"]["method"] = "POST"
+    api = _event("/api/v1/images", cookies={"mumble-vid": on_new, "other": "x"})
+    api["request"]["querystring"] = {"cursor": {"value": "abc"}}
+    page_result, post_result, api_result = (r["result"] for r in _route([page, post, api], tmp_path))
+    assert page_result["querystring"] == {} and set(page_result["cookies"]) == {"mumble-vid", "mumble-cohort"}
+    assert post_result["statusCode"] == 405 and post_result["headers"]["allow"]["value"] == "GET, HEAD, OPTIONS"
+    assert api_result["querystring"] == {"cursor": {"value": "abc"}} and "other" in api_result["cookies"]
+
+
+@pytest.mark.parametrize("weight", [" 100 ", "0x64", "1e2", "007", "+50", "-0", "", "50.0", "1_0", "٥٠", "100\n"])
+def test_only_a_plain_decimal_weight_from_0_to_100_is_read(tmp_path: Path, weight: str) -> None:
+    events = [_event(cookies={"mumble-vid": f"v:someone-{i}"}) for i in range(40)]
+    assert set(_origins(events, tmp_path, {"weight": weight, "salt": "s1"})) == {LEGACY}
+
+
+@pytest.mark.parametrize("weight, expected", [("0", {LEGACY}), ("100", {NEW}), ("7", {NEW, LEGACY}),
+                                              ("50", {NEW, LEGACY})])
+def test_valid_weights_are_read(tmp_path: Path, weight: str, expected: set) -> None:
+    events = [_event(cookies={"mumble-vid": f"v:someone-{i}"}) for i in range(60)]
+    assert set(_origins(events, tmp_path, {"weight": weight, "salt": "s1"})) == expected

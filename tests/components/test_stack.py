@@ -388,8 +388,25 @@ def test_a_stage_with_legacy_origin_routes_every_behaviour_through_the_store(
 
     (policy,) = plan.of_type("aws:cloudfront/cachePolicy:CachePolicy")
     assert distribution["defaultCacheBehavior"]["cachePolicyId"] == f"{policy.name}-id"
-    keyed = policy.inputs["parametersInCacheKeyAndForwardedToOrigin"]["headersConfig"]
-    assert keyed == {"headerBehavior": "whitelist", "headers": {"items": ["x-mumble-cohort"]}}
+    keyed = policy.inputs["parametersInCacheKeyAndForwardedToOrigin"]
+    assert keyed["headersConfig"] == {"headerBehavior": "whitelist", "headers": {"items": ["x-mumble-cohort"]}}
+    # The legacy cohort: everything forwarded, cached only as the origin says, never across cohorts or sessions.
+    site = distribution["defaultCacheBehavior"]
+    assert set(site["allowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
+    assert site["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # all viewer values but Host
+    assert (policy.inputs["minTtl"], policy.inputs["defaultTtl"]) == (0, 0)
+    assert keyed["cookiesConfig"] == {"cookieBehavior": "allExcept", "cookies": {"items": ["mumble-vid",
+                                                                                           "mumble-cohort"]}}
+    assert keyed["queryStringsConfig"] == {"queryStringBehavior": "all"}
+    # The new site's files keep their caching: every object says how long it may be cached.
+    assert all(o.inputs["cacheControl"] for o in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2"))
+
+
+def test_without_a_router_the_site_behaviour_stays_read_only_and_cached() -> None:
+    plan = run_offline("dev")
+    site = plan.one("aws:cloudfront/distribution:Distribution", "edge").inputs["defaultCacheBehavior"]
+    assert site["allowedMethods"] == ["GET", "HEAD", "OPTIONS"] and not site.get("originRequestPolicyId")
+    assert site["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # the managed CachingOptimized
 
 
 def test_the_store_keys_start_at_the_stage_values_and_ignore_later_changes() -> None:

@@ -220,3 +220,76 @@ def test_a_new_full_load_restarts_the_sync_from_its_own_position(legacy) -> None
     assert run.main([*legacy["args"], "--no-verify", "--restart", "--collections", "images"]) in (0, 1)
     assert legacy["state"].load_document("sync#images") is None
     assert sync_once(legacy) == 0
+
+
+# --- transient failures are waited out; a lasting one ends the sync with the command to run again ---------------
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any):
+        yield self.data
+
+
+def _dynamodb_fault(operation: str, failures: int | None, status: int, body: bytes):
+    """A botocore hook on every client made from now on (the sync makes its own): `failures` answers of `status`
+    to `operation` (None: all of them), then the real endpoint again."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    left = {"n": failures}
+
+    def fault(request, **_: Any):
+        if left["n"] is None or left["n"] > 0:
+            left["n"] = None if left["n"] is None else left["n"] - 1
+            return AWSResponse(request.url, status, {}, _Body(body))
+        return None
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    event, unique_id = f"before-send.dynamodb.{operation}", f"sync-fault-{operation}"
+    session.events.register(event, fault, unique_id=unique_id)
+    return lambda: session.events.unregister(event, unique_id=unique_id)
+
+
+THROTTLED = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}'
+DOWN = b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"down"}'
+
+
+def test_a_throttle_and_a_5xx_from_dynamodb_are_waited_out(legacy, capsys) -> None:
+    load(legacy)
+    db = legacy["db"]
+    user = db.users.find_one({"_id": {"$type": "objectId"}})
+    db.users.update_one({"_id": user["_id"]}, {"$set": {"displayName": "through the storm", "updatedAt": now()}})
+    remove_throttle = _dynamodb_fault("PutItem", 2, 400, THROTTLED)
+    remove_down = _dynamodb_fault("GetItem", 1, 500, DOWN)  # the state table, read where the sync starts
+    try:
+        assert sync_once(legacy) == 0
+    finally:
+        remove_throttle()
+        remove_down()
+    assert user_item(legacy, str(user["_id"]))["displayName"]["S"] == "through the storm"
+    out = capsys.readouterr().out
+    # Both throttles were waited out (the 500 may have met the start-up check, which leaves it to the run).
+    assert out.count("retrying in") >= 2 and "DynamoDB ThrottlingException" in out
+    assert verified(legacy)
+
+
+def test_a_failure_that_lasts_ends_the_sync_with_the_command_to_run_again(legacy, capsys) -> None:
+    load(legacy)
+    db = legacy["db"]
+    user = db.users.find_one({"_id": {"$type": "objectId"}})
+    db.users.update_one({"_id": user["_id"]}, {"$set": {"displayName": "never arrives", "updatedAt": now()}})
+    remove = _dynamodb_fault("PutItem", None, 500, DOWN)
+    try:
+        assert sync.main([*legacy["args"], "--once", "--retry-for", "2"]) == 1
+    finally:
+        remove()
+    err = capsys.readouterr().err
+    assert "s: gave up after" in err and "run `python -m migration.sync` again" in err  # users or images
+    assert "without progress (last: DynamoDB InternalServerError" in err
+    assert sync_once(legacy) == 0  # the position was kept: the change arrives on the next run
+    assert user_item(legacy, str(user["_id"]))["displayName"]["S"] == "never arrives"
