@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAGE  ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo dev plan rehearse policy-venv bench lock clean
+.PHONY: setup test demo dev plan cost rehearse policy-venv bench lock clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,13 @@ dev: setup
 # The offline plan of a stage: resource tree, counts and policy results under Pulumi's mocks (no cloud needed).
 plan: setup
 	$(PY) -m components.plan --stage $(STAGE)
+
+# What a stage costs a month (offline plan x usage profile x dated list prices); USAGE=my-usage.yaml overrides the
+# default profile (components/cost_data/usage.yaml). COST_ARGS="--json" for CI.
+USAGE ?=
+COST_ARGS ?=
+cost: setup
+	$(PY) -m components.cost --stage $(STAGE) $(if $(USAGE),--usage $(USAGE)) $(COST_ARGS)
 
 # The deploy rehearsal: everything `pulumi up` does before it talks to AWS, for real (config rules, the real layer,
 # Lambda's limits, pyright on the typed inputs, the policy pack as the CLI starts it, actionlint, every handler

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pulumi
 
+from components.cost import total_line
 from components.offline import OfflinePlan, PlannedResource, run_offline
 
 # The properties worth a reviewer's eye, per resource type.
@@ -65,6 +66,7 @@ def render(plan: OfflinePlan) -> tuple[str, bool]:
         lines.append(f"  {'FAIL' if problems else 'pass'}  {rule}")
         lines += [f"          {problem}" for problem in problems]
     lines += ["", "outputs:"] + [f"  {key} = {value}" for key, value in sorted(plan.outputs.items())]
+    lines += ["", total_line(plan)]
     return "\n".join(lines), not any(results.values())
 
 
