@@ -7,7 +7,6 @@ API Gateway's two-hour maximum, so a missed `$disconnect` cannot leave one behin
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -20,6 +19,7 @@ from functions.shared import jobs
 from functions.shared.api import schema_error_details
 from functions.shared.aws import LazyClient, client, to_item
 from functions.shared.push import Pusher
+from functions.shared.request_body import BodyError, read_json
 from functions.shared.settings import bucket_name, function_name, required, table_name
 from functions.shared.versions import now_timestamp
 
@@ -73,10 +73,10 @@ def generate(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     if not user_id:
         return reply_error(connection_id, "Unauthorized", "the connection has no user")
     try:
-        message = json.loads(event.get("body") or "")
+        message = read_json(event.get("body"), bool(event.get("isBase64Encoded")))
         validate(event=message, schema=MESSAGE_SCHEMA)
-    except ValueError as error:
-        return reply_error(connection_id, "ValidationError", f"the message is not valid JSON: {error}")
+    except BodyError as error:
+        return reply_error(connection_id, "ValidationError", str(error))
     except SchemaValidationError as error:
         return reply_error(connection_id, "ValidationError", *schema_error_details(error))
     key = message.pop("idempotencyKey", None)

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
 from functions.manifest import API_PREFIX, LEGACY_ID_CLAIM
+from functions.shared.request_body import BodyError, read_json
 
 
 class ApiError(Exception):
@@ -59,7 +60,7 @@ def make_resolver(logger: Logger) -> APIGatewayHttpResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger.exception("unhandled error")
-        return error_response(500, "InternalError", "the request failed on our side; it is safe to retry")
+        return error_response(500, "InternalError", "the request failed on our side and was logged")
 
     return app
 
@@ -96,14 +97,14 @@ def caller(app: APIGatewayHttpResolver) -> Caller:
 
 
 def json_body(app: APIGatewayHttpResolver, schema: dict[str, Any]) -> dict[str, Any]:
-    """The request body as JSON, validated against `schema` (JSON Schema, via Powertools' validator)."""
-    raw = app.current_event.decoded_body
-    if raw is None or not raw.strip():
-        raise bad_request("a JSON body is required")
+    """The request body read strictly (functions/shared/request_body.py), validated against `schema` (JSON Schema,
+    via Powertools' validator)."""
+    event = app.current_event
     try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise bad_request(f"the body is not valid JSON: {error}") from None
+        body = read_json(event.body, bool(event.is_base64_encoded))
+    except BodyError as error:
+        raise ApiError(error.status, "ValidationError" if error.status == 400 else "PayloadTooLarge",
+                       str(error)) from None
     validate(event=body, schema=schema)
     return body
 

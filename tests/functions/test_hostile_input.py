@@ -1,0 +1,130 @@
+"""Hostile and sloppy request bodies through the local gateway: every class that used to answer 500 now gets a 4xx
+naming the problem, in the documented error shape, and changes nothing; plus generated bodies (Hypothesis) on
+every JSON route. `FUZZ_EXAMPLES` raises the example budget."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.shared.request_body import MAX_BODY_BYTES, MAX_DEPTH, BodyError, nesting_depth, read_json
+from local.app import LocalApp
+from tests.functions.conftest import Client, new_client
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+JSON_ROUTES = [("PUT", "/users/me"), ("POST", "/audio/upload"), ("POST", "/transcriptions"), ("POST", "/generate")]
+
+
+def _send(client: Client, method: str, path: str, data: bytes, content_type: str = "application/json") -> Any:
+    return requests.request(method, f"{client.app.api_url}{path}", data=data, timeout=30,
+                            headers={"Authorization": f"Bearer {client.tokens['IdToken']}",
+                                     "Content-Type": content_type})
+
+
+def _assert_client_error(answer: Any) -> dict[str, Any]:
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:300])
+    body = answer.json()
+    assert set(body) <= {"error", "message", "field"} and body["error"] and body["message"], body
+    return body
+
+
+@pytest.mark.parametrize("label, data, content_type, says", [
+    ("latin-1 text", "{\"displayName\": \"caf\xe9\"}".encode("latin-1"), "application/json", "not UTF-8"),
+    ("binary", bytes(range(256)), "application/octet-stream", "not UTF-8"),
+    ("deep nesting", b"[" * 20_000 + b"]" * 20_000, "application/json", "nests"),
+    ("NaN", b'{"displayName": "x", "preferences": {"n": NaN}}', "application/json", "NaN"),
+    ("Infinity", b'{"preferences": {"n": -Infinity}}', "application/json", "Infinity"),
+    ("overflow", b'{"preferences": {"n": 1e400}}', "application/json", "outside what can be stored"),
+    ("huge field", json.dumps({"preferences": {"bio": "x" * 1_000_000}}).encode(), "application/json", "bytes"),
+])
+def test_a_hostile_profile_body_is_a_4xx_and_changes_nothing(app: LocalApp, label: str, data: bytes,
+                                                            content_type: str, says: str) -> None:
+    client = new_client(app)
+    before = client.get("/users/me").json()
+    body = _assert_client_error(_send(client, "PUT", "/users/me", data, content_type))
+    assert says in body["message"], body
+    assert client.get("/users/me").json() == before
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+@given(route=st.sampled_from(JSON_ROUTES), data=st.binary(max_size=512))
+def test_random_bytes_on_any_json_route_never_get_a_5xx(app: LocalApp, route: tuple[str, str], data: bytes) -> None:
+    client = _client(app)
+    answer = _send(client, *route, data)
+    assert answer.status_code < 500, (route, data[:80], answer.text[:300])
+    if answer.status_code >= 400:
+        _assert_client_error(answer)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=30)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+@given(route=st.sampled_from(JSON_ROUTES), value=st.dictionaries(
+    st.sampled_from(["displayName", "avatarUrl", "preferences", "location", "contentType", "size", "audioKey",
+                     "text", "style"]) | st.text(max_size=10), JSON_VALUES, max_size=4))
+def test_random_json_on_any_json_route_never_gets_a_5xx(app: LocalApp, route: tuple[str, str],
+                                                        value: dict[str, Any]) -> None:
+    client = _client(app)
+    answer = _send(client, *route, json.dumps(value).encode())
+    assert answer.status_code < 500, (route, value, answer.text[:300])
+    if answer.status_code >= 400:
+        _assert_client_error(answer)
+
+
+_CLIENTS: dict[int, Client] = {}
+
+
+def _client(app: LocalApp) -> Client:
+    """One signed-in user for the generated examples (signing up per example would dominate the run)."""
+    if id(app) not in _CLIENTS:
+        _CLIENTS[id(app)] = new_client(app)
+    return _CLIENTS[id(app)]
+
+
+# --- the reader itself ------------------------------------------------------------------------------------------
+
+@given(st.text(max_size=200))
+def test_the_depth_scan_never_underestimates_the_parser(text: str) -> None:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+
+    def depth(v: Any) -> int:
+        if isinstance(v, dict):
+            return 1 + max((depth(x) for x in v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max((depth(x) for x in v), default=0)
+        return 0
+    assert nesting_depth(text) >= depth(value)
+
+
+@given(st.binary(max_size=300))
+def test_the_reader_accepts_or_refuses_any_bytes_with_a_body_error(data: bytes) -> None:
+    import base64
+    for body, encoded in ((base64.b64encode(data).decode(), True), (data.decode("latin-1"), False)):
+        try:
+            read_json(body, encoded)
+        except BodyError as error:
+            assert error.status in (400, 413) and str(error)
+
+
+def test_limits_are_what_the_readme_says() -> None:
+    assert (MAX_BODY_BYTES, MAX_DEPTH) == (64 * 1024, 16)
+    with pytest.raises(BodyError, match="413|bytes"):
+        read_json("x" * (MAX_BODY_BYTES + 1))
+    assert read_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    with pytest.raises(BodyError, match="nests 17 levels"):
+        read_json("[" * 17 + "]" * 17)
