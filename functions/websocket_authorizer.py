@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from functions.manifest import USER_POOL_CLIENT_ID_ENV, USER_POOL_ID_ENV
-from functions.shared.api import Caller
+from functions.shared.api import ApiError, Caller
 from functions.shared.settings import optional, required
 from functions.shared.tokens import InvalidToken, TokenVerifier, issuer_url
 
@@ -41,5 +41,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except InvalidToken as error:
         logger.info("connection refused", extra={"reason": str(error)})
         raise Exception("Unauthorized") from None  # API Gateway's convention for 401  # noqa: TRY002
-    user = Caller.from_claims(claims)
+    try:
+        user = Caller.from_claims(claims)
+    except ApiError as error:
+        logger.info("connection refused", extra={"reason": error.message})
+        raise Exception("Unauthorized") from None  # noqa: TRY002
     return policy(user.user_id, "Allow", event["methodArn"], {"userId": user.user_id, "email": user.email or ""})

@@ -7,6 +7,7 @@ caller's mistakes and 5xx for ours; a request that fails validation is rejected 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,11 @@ class Caller:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> "Caller":
+        """Only id tokens identify a caller: API Gateway's JWT authorizer also lets access tokens through, but an
+        access token has no legacy-id claim, so a migrated user sending one would be a second, empty identity."""
+        if claims.get("token_use") != "id":
+            raise ApiError(401, "Unauthorized", "send the Cognito id token: access tokens do not carry the user's "
+                                                "legacy id, so they are not accepted")
         user_id = claims.get(LEGACY_ID_CLAIM) or claims.get("sub")
         if not user_id:
             raise ApiError(401, "Unauthorized", "the token has no subject")
@@ -109,14 +115,18 @@ def json_body(app: APIGatewayHttpResolver, schema: dict[str, Any]) -> dict[str, 
     return body
 
 
+# Query numbers by a strict grammar: Python's int()/float() also take "1_0", " 10", "+5", "1e3", "inf" and "nan".
+INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
+DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?")
+
+
 def query_int(app: APIGatewayHttpResolver, name: str, default: int, low: int, high: int) -> int:
     raw = app.current_event.get_query_string_value(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be an integer", name) from None
+    if not INTEGER.fullmatch(raw):
+        raise bad_request(f"{name} must be a plain decimal integer", name)
+    value = int(raw)
     if not low <= value <= high:
         raise bad_request(f"{name} must be between {low} and {high}", name)
     return value
@@ -126,10 +136,9 @@ def query_float(app: APIGatewayHttpResolver, name: str, low: float, high: float)
     raw = app.current_event.get_query_string_value(name)
     if raw is None or raw == "":
         raise bad_request(f"{name} is required", name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be a number", name) from None
-    if not low <= value <= high:  # also rejects NaN
+    if not DECIMAL.fullmatch(raw):
+        raise bad_request(f"{name} must be a plain decimal number such as 31.23", name)
+    value = float(raw)
+    if not low <= value <= high:
         raise bad_request(f"{name} must be between {low} and {high}", name)
     return value

@@ -12,6 +12,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from functions.shared.request_body import MAX_BODY_BYTES, MAX_DEPTH, BodyError, nesting_depth, read_json
 from local.app import LocalApp
@@ -128,3 +130,35 @@ def test_limits_are_what_the_readme_says() -> None:
     assert read_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     with pytest.raises(BodyError, match="nests 17 levels"):
         read_json("[" * 17 + "]" * 17)
+
+
+# --- one identity per user, strict query numbers -----------------------------------------------------------------
+
+def test_an_access_token_is_refused_with_a_clear_401_everywhere(app: LocalApp) -> None:
+    legacy_id = "64b0c0ffee00000000000abc"
+    client = new_client(app, legacy_id=legacy_id)
+    access = {"Authorization": f"Bearer {client.tokens['AccessToken']}"}
+    answer = requests.get(f"{app.api_url}/users/me", headers=access, timeout=30)
+    assert answer.status_code == 401 and "id token" in answer.json()["message"]
+    assert client.get("/users/me").json()["userId"] == legacy_id  # the id token: the one identity
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{app.websocket.url}/?token={client.tokens['AccessToken']}", open_timeout=10)
+    assert refused.value.response.status_code == 401
+
+
+@pytest.mark.parametrize("query", ["lat=1_0&lon=2", "lat=%2010&lon=2", "lat=1e1&lon=2", "lat=nan&lon=2",
+                                   "lat=inf&lon=2", "lat=+5&lon=2", "lat=05&lon=2", "lat=1.&lon=2"])
+def test_query_numbers_follow_a_strict_grammar(app: LocalApp, query: str) -> None:
+    client = _client(app)
+    answer = requests.get(f"{app.api_url}/weather?{query}", timeout=30,
+                          headers={"Authorization": f"Bearer {client.tokens['IdToken']}"})
+    body = _assert_client_error(answer)
+    assert body["field"] == "lat"
+
+
+@pytest.mark.parametrize("limit", ["1_0", " 5", "+5", "5.0", "0x5"])
+def test_the_gallery_limit_follows_a_strict_grammar(app: LocalApp, limit: str) -> None:
+    client = _client(app)
+    answer = requests.get(f"{app.api_url}/images", params={"limit": limit}, timeout=30,
+                          headers={"Authorization": f"Bearer {client.tokens['IdToken']}"})
+    assert _assert_client_error(answer)["field"] == "limit"
