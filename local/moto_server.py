@@ -7,12 +7,16 @@ made to the same table meanwhile - and the stream records it appended - vanishes
 which DynamoDB never does (a both-stacks-live test of the two syncs lost stream records to it; the copies also
 cost a whole table per transaction). Here every DynamoDB write of the backend takes one lock, and a transaction
 checks all its conditions first and then applies its operations under that lock, so nothing ever needs undoing.
-Everything else is moto as it is.
+
+It also ends at once on SIGTERM/SIGINT: moto's handler calls `sys.exit`, which then waits for every request thread
+(boto3 keeps connections open), so a stop could take as long as the slowest client. Its state is in memory and
+thrown away anyway. Everything else is moto as it is.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from typing import Any, Callable
 
@@ -24,7 +28,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.server import main
+from moto import server
 
 WRITES = threading.RLock()  # one DynamoDB write at a time (re-entrant: a transaction's writes call the others)
 MAX_TRANSACTION_ITEMS = 100
@@ -90,6 +94,11 @@ def patch() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _exit_now(signum: int, frame: Any) -> None:
+    os._exit(0)
+
+
 if __name__ == "__main__":
     patch()
-    main()
+    server.signal_handler = _exit_now  # main() installs this for SIGTERM and SIGINT
+    server.main()
