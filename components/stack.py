@@ -26,8 +26,7 @@ from components.function import AppFunction, FunctionDependencies, physical_name
 from components.http_api import HttpApi
 from components.media import MediaStorage
 from components.monitoring import Monitoring
-from components.packaging import (Artifact, LayerBuildError, build_code_archive, build_layer,
-                                  layer_archive_path)
+from components.packaging import LayerBuildError, build_code_archive, build_layer, layer_archive_path
 from components.pipeline import ImagePipeline
 from components.realtime import WebSocketApi
 from components.schedules import Schedules
@@ -64,17 +63,15 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     code = build_code_archive(PROJECT_ROOT / "functions", BUILD_DIR)
     requirements = PROJECT_ROOT / "functions" / "requirements.txt"
     try:
-        layer_zip: Artifact | None = (
-            build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture) if options.build_layer
-            else None)
+        layer_hash = (build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture).sha256_b64
+                      if options.build_layer else None)
     except LayerBuildError as error:
         raise pulumi.RunError(str(error)) from None
     layer = aws.lambda_.LayerVersion(
         "dependencies", layer_name=f"mumble-{stage}-dependencies",
-        code=pulumi.FileArchive(str(layer_zip.path if layer_zip else
-                                    layer_archive_path(requirements, BUILD_DIR, PYTHON_VERSION,
+        code=pulumi.FileArchive(str(layer_archive_path(requirements, BUILD_DIR, PYTHON_VERSION,
                                                        config.lambdaArchitecture))),
-        source_code_hash=layer_zip.sha256_b64 if layer_zip else None,
+        source_code_hash=layer_hash,
         compatible_runtimes=["python3.12"], compatible_architectures=[config.lambdaArchitecture],
         description=f"functions/requirements.txt for {config.lambdaArchitecture}")
 

@@ -24,7 +24,7 @@ from functions.shared.aws import client, from_item
 from functions.shared.image_items import find_image
 from functions.shared.media_access import read_url
 from functions.shared.settings import bucket_name, table_name
-from functions.shared.tombstones import tombstone_put
+from functions.shared.tombstones import cancellation_codes, tombstone_put
 from functions.shared.versions import ORIGIN_AWS, now_millis
 
 PAGE_DEFAULT, PAGE_MAX = 20, 50
@@ -108,8 +108,7 @@ def delete_image(imageId: str) -> Response:  # noqa: N803
                         "ExpressionAttributeValues": {":u": {"S": user.user_id}}}},
             tombstone_put(STATE_TABLE, "images", item["imageId"], now_millis(), ORIGIN_AWS)])
     except dynamodb.exceptions.TransactionCanceledException as error:
-        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
             raise not_found("image") from None  # deleted (or never yours) meanwhile
         raise
     s3 = client("s3")

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from functions.shared.tables import TableSpec
-from functions.shared.tombstones import older_than_write, read_tombstone, tombstone_put
+from functions.shared.tombstones import cancellation_codes, older_than_write, read_tombstone, tombstone_put
 from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, ORIGIN_LEGACY, VERSION_ATTRIBUTE, now_timestamp
 from migration.collections import mappers
 from migration.convert import AttributeValue, Findings, Unconvertible
@@ -62,7 +62,7 @@ from migration.settings import (
     resolve,
 )
 from migration.state import StateStore
-from migration.writer import RETRYABLE_CODES, RetryPolicy
+from migration.writer import CONNECTION_ERRORS, RETRYABLE_CODES, RetryPolicy, transient_aws_reason
 
 STATE_JOB = "sync"
 HEARTBEAT_SECONDS = 5.0
@@ -102,13 +102,11 @@ class SyncStats:
 def transient_reason(error: BaseException) -> str | None:
     """A short name for a failure worth waiting out (throttling, 5xx, dropped connections, failovers), else None."""
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
-        if code in RETRYABLE_CODES or status >= 500 or reasons & (TRANSACTION_RACES | set(RETRYABLE_CODES)):
-            return f"DynamoDB {code or status}"
-        return None
-    if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+        aws = transient_aws_reason(error)
+        if aws is None and set(cancellation_codes(error)) & (TRANSACTION_RACES | RETRYABLE_CODES):
+            aws = _code(error)
+        return f"DynamoDB {aws}" if aws is not None else None
+    if isinstance(error, CONNECTION_ERRORS):
         return f"AWS {type(error).__name__}"
     if isinstance(error, ConnectionFailure):
         return f"MongoDB {type(error).__name__}"
@@ -201,7 +199,7 @@ class TableApplier:
         except ClientError as error:
             if _code(error) != "TransactionCanceledException":
                 raise
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])] + [None, None]
+            reasons = cancellation_codes(error) + [None, None]
             tombstone_won, item_appeared = (code == "ConditionalCheckFailed" for code in reasons[:2])
         if item_appeared:
             return self.upsert(Converted(item=item, key=(), findings=Findings()), doc)  # it is there: the rule
@@ -231,7 +229,7 @@ class TableApplier:
             except ClientError as error:
                 if _code(error) != "TransactionCanceledException":
                     raise
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                reasons = cancellation_codes(error)
                 if any(code == "ConditionalCheckFailed" for code in reasons[len(writes) - len(deletes):]):
                     self.stats.conflict(self.collection, item_id, "delete")
                     return "conflict"  # an item changed on the new stack after the delete: it stays
@@ -255,14 +253,14 @@ class CollectionSync:
 
     def __init__(self, settings: Settings, database: Any, name: str, mapper: Mapper, state: StateStore,
                  dynamodb: Any, copier: MediaCopier | None, dead_letters: DeadLetterFile, batch_size: int,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry_for: float = RETRY_FOR_SECONDS) -> None:
         self.settings, self.name, self.mapper, self.state = settings, name, mapper, state
         self.collection = database[name]
         self.stats = SyncStats()
         self.applier = TableApplier(dynamodb, settings.tables[name], mapper.spec, self.stats, name,
                                     settings.tables["migration-state"])
         self.copier, self.dead_letters, self.batch_size = copier, dead_letters, batch_size
-        self.retry = retry or RetryPolicy(base_seconds=0.5, cap_seconds=30.0, budget_seconds=RETRY_FOR_SECONDS)
+        self.retry = RetryPolicy(base_seconds=0.5, cap_seconds=30.0, budget_seconds=retry_for)
         self.last_heartbeat = 0.0
         self.last_change_ms: int | None = None  # when the newest applied change happened (the lag's reference)
         self.progress = 0  # batches applied: a retry budget restarts once the sync moves again
@@ -319,7 +317,7 @@ class CollectionSync:
             self.state.save_document(f"{STATE_JOB}#{self.name}", {
                 **saved, "lagSeconds": round(self.stats.lag_seconds, 3), "at": now_timestamp(),
                 "waiting": f"{reason} (attempt {attempt})"})
-        except (ClientError, EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
+        except (ClientError, *CONNECTION_ERRORS):
             pass  # the state table is what is failing; the printed line says it
 
     def follow(self, stop: threading.Event, once: bool) -> None:
@@ -425,8 +423,7 @@ def sync(settings: Settings, once: bool, batch_size: int, dead_letter: Path, rep
         if settings.media_dir is not None else None
     all_mappers = mappers(settings.media_dir)
     syncs = [CollectionSync(settings, mongo[settings.mongo_db], name, all_mappers[name], state, dynamodb,
-                            copier if name == "images" else None, DeadLetterFile(dead_letter), batch_size,
-                            RetryPolicy(base_seconds=0.5, cap_seconds=30.0, budget_seconds=retry_for))
+                            copier if name == "images" else None, DeadLetterFile(dead_letter), batch_size, retry_for)
              for name in settings.collections]
     for one in syncs:
         try:

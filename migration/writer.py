@@ -25,6 +25,20 @@ RETRYABLE_CODES = frozenset({
 })
 
 
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+
+def transient_aws_reason(error: BaseException) -> str | None:
+    """A short name for an AWS failure worth retrying (throttling, 5xx, a dropped connection), else None."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return f"{code or status}" if code in RETRYABLE_CODES or status >= 500 else None
+    if isinstance(error, CONNECTION_ERRORS):
+        return type(error).__name__
+    return None
+
+
 def client_config(workers: int) -> Config:
     """Clients for the migration: one attempt per call (retries are ours), a connection per worker."""
     return Config(retries={"total_max_attempts": 1}, max_pool_connections=max(10, workers * 2),
@@ -77,16 +91,13 @@ def write_batch(client: Any, table: str, items: list[dict[str, Any]], policy: Re
                 return
             stats.bump(unprocessed_retried=len(pending))
             reason = f"{len(pending)} unprocessed items"
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code not in RETRYABLE_CODES and status < 500:
+        except (ClientError, *CONNECTION_ERRORS) as error:
+            transient = transient_aws_reason(error)
+            if transient is None:
+                code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
                 raise WriteFailed(f"{table}: BatchWriteItem refused: {code}: {error}") from error
             stats.bump(throttled_retried=1)
-            reason = f"{code or status}"
-        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
-            stats.bump(throttled_retried=1)
-            reason = type(error).__name__
+            reason = transient
         attempt += 1
         delay = policy.delay(attempt)
         if time.monotonic() + delay > deadline:

@@ -1,7 +1,8 @@
-"""The layer and the code archive as Lambda will see them: built for real (no shortcut), then read back from the
-zips. Every wheel's platform tag must run on Amazon Linux 2023 for the stage's architecture, every shared object
-must be an ELF of that architecture needing no GLIBC symbol newer than 2.34, sizes within Lambda's limits, and
-the layer's hash the same when another machine (another interpreter, another directory) builds it.
+"""The layer and the code archive as Lambda will see them: the files the program built for real and registered
+(`build_layer=True`, no shortcut), read back from their zips. Every wheel's platform tag must run on Amazon Linux
+2023 for the stage's architecture, every shared object must be an ELF of that architecture needing no GLIBC symbol
+newer than 2.34, sizes within Lambda's limits, and the layer's hash the same when another machine (another
+interpreter, another directory) builds it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
-from components.packaging import LAMBDA_GLIBC, MACHINES, Artifact, build_code_archive, build_layer
+from components.offline import OfflinePlan
+from components.packaging import LAMBDA_GLIBC, MACHINES, Artifact, build_layer
+from components.stack import PYTHON_VERSION
 from rehearsal.result import Result
 
 MB = 1024 * 1024
@@ -27,11 +30,13 @@ MANYLINUX = re.compile(r"^(manylinux(?:1|2010|2014)|manylinux_(\d+)_(\d+))_(\w+)
 LEGACY_MANYLINUX_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
-def build(project_root: Path, out_dir: Path, architecture: str) -> tuple[Artifact, Artifact]:
-    """The code archive and the layer exactly as `pulumi up` builds them."""
-    code = build_code_archive(project_root / "functions", out_dir)
-    layer = build_layer(project_root / "functions" / "requirements.txt", out_dir, "3.12", architecture)
-    return code, layer
+def registered(plan: OfflinePlan) -> tuple[Artifact, Artifact, str]:
+    """The code archive, the layer and the architecture exactly as the program registered them (the plan of a
+    run with `build_layer=True`): the files and hashes Pulumi would upload, not a rebuild."""
+    layer = plan.one("aws:lambda/layerVersion:LayerVersion", "dependencies").inputs
+    function = plan.of_type("aws:lambda/function:Function")[0].inputs
+    return (Artifact(Path(function["code"].path), function["sourceCodeHash"]),
+            Artifact(Path(layer["code"].path), layer["sourceCodeHash"]), layer["compatibleArchitectures"][0])
 
 
 def check(code: Artifact, layer: Artifact, architecture: str) -> Result:
@@ -59,7 +64,7 @@ def reproducibility(project_root: Path, layer: Artifact, architecture: str, othe
     """Build the layer again elsewhere with another interpreter: same inputs must give the same hash."""
     result = Result("artifacts: the layer's hash does not depend on the machine that built it")
     with tempfile.TemporaryDirectory(prefix="mumble-other-machine-") as other:
-        again = build_layer(project_root / "functions" / "requirements.txt", Path(other), "3.12", architecture,
+        again = build_layer(project_root / "functions" / "requirements.txt", Path(other), PYTHON_VERSION, architecture,
                             python=other_python)
         if again.sha256_b64 != layer.sha256_b64:
             result.problems.append(

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from components.packaging import Artifact, build_code_archive, build_layer
+from components.stack import PYTHON_VERSION
 from functions.manifest import FUNCTIONS
 from local.app import LocalApp, LocalAppOptions
 from local.events import EXPECTED_ERRORS, prepared_events
@@ -83,7 +84,7 @@ def check(project_root: Path, build_dir: Path) -> Result:
         result.problems.append(f"no Lambda architecture matches this machine ({platform.machine()})")
         return result
     code = build_code_archive(project_root / "functions", build_dir)
-    layer = build_layer(project_root / "functions" / "requirements.txt", build_dir, "3.12", architecture)
+    layer = build_layer(project_root / "functions" / "requirements.txt", build_dir, PYTHON_VERSION, architecture)
     runtime = build_dir / "lambda-runtime-sdk"
     problem = _install_runtime_sdk(python, project_root / "rehearsal" / "lambda_runtime_requirements.txt", runtime)
     if problem:

@@ -82,8 +82,8 @@ def _bytes(inner: Any) -> bytes:
 
 
 def _from_string(text: str, like: Any) -> Any:
-    if isinstance(like, ObjectId) and ObjectId.is_valid(text) and len(text) == 24:
-        return ObjectId(text)
+    if isinstance(like, ObjectId):
+        return legacy_id(text)
     if isinstance(like, dt.datetime):
         converted = _bson_date(text)
         if isinstance(converted, dt.datetime):

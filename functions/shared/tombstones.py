@@ -62,6 +62,11 @@ def older_than_write(table: str, collection: str, item_id: str, version: int) ->
         "ExpressionAttributeValues": {":tv": {"N": str(version)}}}}
 
 
+def cancellation_codes(error: Any) -> list[str | None]:
+    """A cancelled TransactWriteItems' reason per item, in the order they were sent (None: that one was fine)."""
+    return [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+
+
 def read_tombstone(client: Any, table: str, collection: str, item_id: str) -> Tombstone | None:
     item = client.get_item(TableName=table, Key={"stateId": {"S": tombstone_id(collection, item_id)}},
                            ConsistentRead=True).get("Item")
