@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from components.config import StageConfig
 from components.function import AppFunction
 from functions.manifest import LEGACY_ID_ATTRIBUTE, LEGACY_ID_CLAIM
+from functions.site_spec import PASSWORD_POLICY
 
 TOKEN_VALIDITY_HOURS = 1
 REFRESH_VALIDITY_DAYS = 30
@@ -31,8 +32,11 @@ class Auth(pulumi.ComponentResource):
             name, name=f"mumble-{config.stage}",
             username_attributes=["email"], auto_verified_attributes=["email"],
             username_configuration={"case_sensitive": False},
-            password_policy={"minimum_length": 10, "require_lowercase": True, "require_uppercase": True,
-                             "require_numbers": True, "require_symbols": False,
+            password_policy={"minimum_length": PASSWORD_POLICY.minimum_length,
+                             "require_lowercase": PASSWORD_POLICY.require_lowercase,
+                             "require_uppercase": PASSWORD_POLICY.require_uppercase,
+                             "require_numbers": PASSWORD_POLICY.require_numbers,
+                             "require_symbols": PASSWORD_POLICY.require_symbols,
                              "temporary_password_validity_days": 3},
             account_recovery_setting={"recovery_mechanisms": [{"name": "verified_email", "priority": 1}]},
             admin_create_user_config={"allow_admin_create_user_only": False},

@@ -7,8 +7,9 @@ on the default `*.cloudfront.net` certificate CloudFront always uses its own `TL
 other setting, so none is claimed there; modern browsers negotiate TLS 1.2/1.3 anyway. Toward the origins it is
 TLS 1.2 only. The single-page-app
 fallback is a viewer-request function on the site behaviour (see edge_code/spa_rewrite.js for why not custom
-error responses). Site files are uploaded with their content type and a cache policy that needs no
-invalidation: hashed assets immutable for a year, everything else revalidated.
+error responses). The web client's build (site/dist, `make site`) is uploaded with content types and a cache
+policy that needs no invalidation (functions/site_spec.py: hashed assets immutable for a year, pages revalidated),
+with the stage's `config.json` (no-cache) beside it; its CSP comes from the same spec as local mode's.
 
 With a cutover router (stages with `legacyOrigin`), the router replaces the SPA function on every behaviour, the
 visitor-cookie function runs at viewer-response, and the `legacy` origin is added. The legacy cohort must get
@@ -22,10 +23,9 @@ it was. `/api/*` is never cached, for either cohort.
 
 from __future__ import annotations
 
-import mimetypes
-import re
+import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -34,6 +34,9 @@ from components.config import NAMESPACE, StageConfig
 from components.cutover import CutoverRouter
 from components.edge_functions import COHORT_HEADER, ROUTER_COOKIES, edge_function_code
 from components.private_bucket import PrivateBucket
+from functions.site_spec import (BUILD_DIR, CONFIG_CACHE_CONTROL, CONFIG_FILE, FRAME_OPTIONS, HSTS_MAX_AGE_S,
+                                 REFERRER_POLICY, aws_origins, build_problem, cache_control_for,
+                                 content_security_policy, content_type_for)
 
 # AWS managed policies (stable, documented ids).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -43,51 +46,18 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD", "OPTIONS"]
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every *.cloudfront.net alias target
 
-HASHED_NAME = re.compile(r"[.-][0-9a-fA-F]{8,}\.[A-Za-z0-9]+$")
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "no-cache"
-SHORT = "public, max-age=300"
-
-
-def cache_control_for(relative_path: str) -> str:
-    """Hashed assets never change under their name; index.html must always be revalidated."""
-    if HASHED_NAME.search(relative_path):
-        return IMMUTABLE
-    if relative_path.endswith(".html"):
-        return REVALIDATE
-    return SHORT
-
-
-def content_type_for(relative_path: str) -> str:
-    guessed, _ = mimetypes.guess_type(relative_path)
-    if guessed and (guessed.startswith("text/") or guessed in ("application/javascript", "image/svg+xml")):
-        return guessed + "; charset=utf-8"
-    return guessed or "application/octet-stream"
-
-
 def site_files(site_dir: Path) -> list[tuple[str, Path]]:
     """(S3 key, file) for every file of the site directory, sorted; dot files left out."""
     return sorted((path.relative_to(site_dir).as_posix(), path) for path in site_dir.rglob("*")
                   if path.is_file() and not any(part.startswith(".") for part in path.relative_to(site_dir).parts))
 
 
-def content_security_policy(region: str) -> str:
-    aws_hosts = f"https://*.s3.{region}.amazonaws.com https://*.s3.amazonaws.com"
-    return "; ".join([
-        "default-src 'self'",
-        f"img-src 'self' data: blob: {aws_hosts}",
-        f"media-src 'self' blob: {aws_hosts}",
-        f"connect-src 'self' wss://*.execute-api.{region}.amazonaws.com https://cognito-idp.{region}.amazonaws.com "
-        f"{aws_hosts}",
-        "frame-ancestors 'none'", "base-uri 'self'", "object-src 'none'",
-    ])
-
-
 class Edge(pulumi.ComponentResource):
     """`distribution`, `site_bucket`, `url` (https://..., the site's origin), `domain`."""
 
     def __init__(self, name: str, config: StageConfig, api_domain: pulumi.Input[str], project_root: Path,
-                 router: CutoverRouter | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+                 client_config: pulumi.Input[Mapping[str, str]], router: CutoverRouter | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mumble:edge:Edge", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.site_bucket = PrivateBucket(f"{name}-site", versioned=False, force_destroy=True,
@@ -98,13 +68,13 @@ class Edge(pulumi.ComponentResource):
         headers = aws.cloudfront.ResponseHeadersPolicy(
             name, name=f"mumble-{config.stage}-security-headers",
             security_headers_config={
-                "strict_transport_security": {"access_control_max_age_sec": 63072000, "include_subdomains": True,
+                "strict_transport_security": {"access_control_max_age_sec": HSTS_MAX_AGE_S, "include_subdomains": True,
                                               "preload": True, "override": True},
                 "content_type_options": {"override": True},
-                "frame_options": {"frame_option": "DENY", "override": True},
-                "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
+                "frame_options": {"frame_option": FRAME_OPTIONS, "override": True},
+                "referrer_policy": {"referrer_policy": REFERRER_POLICY, "override": True},
                 "xss_protection": {"protection": True, "mode_block": True, "override": True},
-                "content_security_policy": {"content_security_policy": content_security_policy(config.region),
+                "content_security_policy": {"content_security_policy": content_security_policy(aws_origins(config.region)),
                                             "override": True},
             },
             opts=child)
@@ -170,7 +140,7 @@ class Edge(pulumi.ComponentResource):
             lambda arns: {"Sid": "CloudFrontReadsThroughOac", "Effect": "Allow",
                           "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
                           "Resource": f"{arns[0]}/*", "Condition": {"StringEquals": {"AWS:SourceArn": arns[1]}}})])
-        self._upload_site(name, config, project_root)
+        self._upload_site(name, config, project_root, client_config)
         if config.domainName:
             for record_type in ("A", "AAAA"):
                 aws.route53.Record(
@@ -199,16 +169,27 @@ class Edge(pulumi.ComponentResource):
             opts=in_us_east_1)
         return validation.certificate_arn, [config.domainName]
 
-    def _upload_site(self, name: str, config: StageConfig, project_root: Path) -> None:
-        site_dir = Path(config.siteDir)
-        site_dir = site_dir if site_dir.is_absolute() else project_root / site_dir
-        if not site_dir.is_dir():
-            raise pulumi.RunError(f"{NAMESPACE}:siteDir: {site_dir} is not a directory (the static site to upload)")
-        for key, path in site_files(site_dir):
+    def _upload_site(self, name: str, config: StageConfig, project_root: Path,
+                     client_config: pulumi.Input[Mapping[str, str]]) -> None:
+        """The web client's build (`<siteDir>/dist`, refused when missing or stale) and the stage's config.json."""
+        site_root = Path(config.siteDir)
+        site_root = site_root if site_root.is_absolute() else project_root / site_root
+        if not site_root.is_dir():
+            raise pulumi.RunError(f"{NAMESPACE}:siteDir: {site_root} is not a directory (the web client)")
+        problem = build_problem(site_root)
+        if problem:
+            raise pulumi.RunError(f"{NAMESPACE}:siteDir: {problem}; run `make site` (npm ci + the Vite build) and "
+                                  "deploy again")
+        for key, path in site_files(site_root / BUILD_DIR):
             aws.s3.BucketObjectv2(
                 f"{name}-file-{key}", bucket=self.site_bucket.bucket.id, key=key, source=pulumi.FileAsset(str(path)),
                 content_type=content_type_for(key), cache_control=cache_control_for(key),
                 opts=pulumi.ResourceOptions(parent=self))
+        aws.s3.BucketObjectv2(
+            f"{name}-file-{CONFIG_FILE}", bucket=self.site_bucket.bucket.id, key=CONFIG_FILE,
+            content=pulumi.Output.from_input(client_config).apply(lambda value: json.dumps(dict(value), indent=1)),
+            content_type="application/json; charset=utf-8", cache_control=CONFIG_CACHE_CONTROL,
+            opts=pulumi.ResourceOptions(parent=self))
 
 
 def viewer_certificate(certificate_arn: pulumi.Input[str] | None) -> aws.cloudfront.DistributionViewerCertificateArgsDict:

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.config import StageConfig
 from components.private_bucket import PrivateBucket
+from functions.site_spec import MEDIA_CORS
 
 NONCURRENT_VERSION_DAYS = 30
 # A rule for the whole bucket still names exactly one filter (the provider warns, and will refuse, an empty one).
@@ -49,7 +50,8 @@ class MediaStorage(pulumi.ComponentResource):
         """CORS for presigned PUTs from the site's origins only (known once the distribution exists)."""
         aws.s3.BucketCorsConfiguration(
             self._resource_name, bucket=self.bucket.bucket.id,
-            cors_rules=[{"allowed_methods": ["PUT"], "allowed_origins": site_origins,
-                         "allowed_headers": ["content-type", "content-length", "x-amz-*"],
-                         "expose_headers": ["ETag"], "max_age_seconds": 3000}],
+            cors_rules=[{"allowed_methods": list(MEDIA_CORS.allowed_methods), "allowed_origins": site_origins,
+                         "allowed_headers": list(MEDIA_CORS.allowed_headers),
+                         "expose_headers": list(MEDIA_CORS.expose_headers),
+                         "max_age_seconds": MEDIA_CORS.max_age_seconds}],
             opts=pulumi.ResourceOptions(parent=self))

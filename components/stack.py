@@ -34,6 +34,7 @@ from components.secrets import Secrets
 from functions.manifest import (FUNCTIONS, IMAGE_MODEL_ENV, TRANSCRIPTION_MODEL_ENV, USER_POOL_CLIENT_ID_ENV,
                                 USER_POOL_ID_ENV)
 from functions.shared import stack_outputs
+from functions.site_spec import cognito_endpoint, site_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".build"
@@ -111,7 +112,11 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
     ImagePipeline("pipeline", {"media": (media.name, media.arn)}, functions, account_id)
     Schedules("schedules", config, functions)
     router = CutoverRouter("cutover", config) if config.legacyOrigin else None
-    edge = Edge("edge", config, http_api.domain, PROJECT_ROOT, router)
+    client_config = pulumi.Output.all(auth.pool_id, auth.client_id, websocket.url).apply(
+        lambda values: site_config(stage=stage, region=config.region, user_pool_id=values[0],
+                                   user_pool_client_id=values[1], cognito_endpoint=cognito_endpoint(config.region),
+                                   websocket_url=values[2]))
+    edge = Edge("edge", config, http_api.domain, PROJECT_ROOT, client_config, router)
     media.allow_browser_uploads(edge.url.apply(lambda origin: sorted({origin, *config.corsOrigins})))
     Monitoring("monitoring", config, functions, http_api.api.id, tables.names, failures.name, account_id)
 

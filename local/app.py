@@ -26,8 +26,10 @@ from functions.manifest import (
     parameter_path,
 )
 from functions.shared.tokens import TokenVerifier
+from functions.site_spec import MEDIA_CORS, ClientOrigins, site_config
 from local.aws import LocalAws, create_buckets, create_tables
 from local.cognito import LocalUserPool, create_user_pool
+from local.cognito_front import CognitoFront
 from local.fakes import openai_api, openweather_api
 from local.http_gateway import INTEGRATION_TIMEOUT_S, HttpGateway
 from local.http_server import ServedApp
@@ -35,6 +37,8 @@ from local.lambda_runtime import LambdaRuntime, invoke_api, worker_base_environm
 from local.dynamodb_streams import StreamPump
 from local.s3_events import S3EventPump
 from local.services import MotoServer
+from local.site_build import ensure_built
+from local.site_server import COGNITO_PATH, SiteServer
 from local.websocket_gateway import WebSocketGateway
 
 OFFLINE_KEY = "local-offline-provider"  # the fakes accept any key; this one says where it came from
@@ -55,6 +59,7 @@ class LocalAppOptions:
     image_model: str = "gpt-image-1"
     transcription_model: str = "gpt-4o-mini-transcribe"
     legacy_mongo_uri: str | None = None  # the legacy MongoDB (with its database): turns on the reverse sync
+    serve_site: bool = False  # the web client (built if stale) with /api, /config.json and Cognito on one origin
 
 
 class LocalApp:
@@ -94,14 +99,34 @@ class LocalApp:
         self.websocket = WebSocketGateway(self.runtime).start()
         self._started.append(self.websocket)
         self.verifier = TokenVerifier(self.user_pool.issuer, self.user_pool.client_id, self.user_pool.jwks_url)
-        self.http = self._serve(HttpGateway(self.runtime, self.verifier, self.options.integration_timeout_s),
-                                "api")
+        self.http_gateway = HttpGateway(self.runtime, self.verifier, self.options.integration_timeout_s)
+        self.http = self._serve(self.http_gateway, "api")
         self.s3_events = S3EventPump(self.aws, self.runtime).start()
         self._started.append(self.s3_events)
+        self.site: ServedApp | None = None
+        if self.options.serve_site:
+            self._serve_site()
         self.streams: StreamPump | None = None
         if self.options.legacy_mongo_uri:  # as on AWS, where only stages with a legacy origin get reverseSync
             self.streams = StreamPump(self.aws, self.runtime).start()
             self._started.append(self.streams)
+
+    def _serve_site(self) -> None:
+        """As CloudFront does: the site, /api/*, config.json (and here Cognito) on one origin; media CORS for it."""
+        self.cognito_front = CognitoFront(self.user_pool, self.runtime)
+        origins = ClientOrigins(media=(self.moto.endpoint_url,), websocket=(self.websocket.url,), cognito=())
+        server = SiteServer(ensure_built(), self.http_gateway, self.cognito_front, origins, self.site_config)
+        self.site = self._serve(server, "site")
+        self.aws.client("s3").put_bucket_cors(Bucket=self.buckets["media"], CORSConfiguration={"CORSRules": [{
+            "AllowedMethods": list(MEDIA_CORS.allowed_methods), "AllowedOrigins": [self.site.url],
+            "AllowedHeaders": list(MEDIA_CORS.allowed_headers), "ExposeHeaders": list(MEDIA_CORS.expose_headers),
+            "MaxAgeSeconds": MEDIA_CORS.max_age_seconds}]})
+
+    def site_config(self, origin: str) -> dict[str, str]:
+        """config.json as the Pulumi program writes it, with this machine's endpoints."""
+        return site_config(stage=self.options.stage, region=self.aws.region, user_pool_id=self.user_pool.pool_id,
+                           user_pool_client_id=self.user_pool.client_id,
+                           cognito_endpoint=origin + COGNITO_PATH, websocket_url=self.websocket.url)
 
     def _serve(self, app: Any, name: str) -> ServedApp:
         served = ServedApp(app, name).start()

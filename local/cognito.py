@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from functions.manifest import LEGACY_ID_ATTRIBUTE, LEGACY_ID_CLAIM
 from functions.shared.tokens import issuer_url
+from functions.site_spec import PASSWORD_POLICY
 from local.aws import LocalAws
 
 
@@ -49,6 +50,12 @@ def create_user_pool(aws: LocalAws) -> LocalUserPool:
     cognito = aws.client("cognito-idp")
     pool = cognito.create_user_pool(
         PoolName=f"mumble-{aws.stage}", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
+        Policies={"PasswordPolicy": {
+            "MinimumLength": PASSWORD_POLICY.minimum_length,
+            "RequireUppercase": PASSWORD_POLICY.require_uppercase,
+            "RequireLowercase": PASSWORD_POLICY.require_lowercase,
+            "RequireNumbers": PASSWORD_POLICY.require_numbers,
+            "RequireSymbols": PASSWORD_POLICY.require_symbols}},
         Schema=[{"Name": LEGACY_ID_ATTRIBUTE, "AttributeDataType": "String", "Mutable": False,
                  "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}}])["UserPool"]
     client = cognito.create_user_pool_client(

@@ -80,7 +80,7 @@ class SeedSummary:
 
 def sample_password(index: int) -> str:
     """The plain-text password of sample user `index` (only users below KNOWN_PASSWORD_USERS have one)."""
-    return f"mumble-sample-{index}"
+    return f"Mumble-sample-{index}"  # within the user pool's password rule, so sign-in can carry it over
 
 
 def object_id(seed: int, collection: str, index: int, when: dt.datetime) -> ObjectId:

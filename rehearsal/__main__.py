@@ -16,7 +16,7 @@ import pulumi
 
 from components.offline import OfflinePlan, run_offline
 from components.stack import BUILD_DIR, PROJECT_ROOT
-from rehearsal import artifacts, config_rules, lambda_python, limits, policy_pack, tools
+from rehearsal import artifacts, config_rules, lambda_python, limits, policy_pack, site, tools
 from rehearsal.result import Result
 
 STAGES = ("dev", "staging", "prod")
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             other = lambda_python.find_python312() or sys.executable
             run(lambda: artifacts.reproducibility(PROJECT_ROOT, layer, architecture, other))
         run(lambda: limits.check(plan))
+        run(lambda: site.check(plan, PROJECT_ROOT / "site"))
         run(lambda: policy_pack.check(PROJECT_ROOT / "policy", [(f"{stage}", plan),
                                                                 (f"{stage} first preview", plans["first"])]))
     print("\n=== stage-independent ===")

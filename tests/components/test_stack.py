@@ -419,19 +419,56 @@ def test_the_store_keys_start_at_the_stage_values_and_ignore_later_changes() -> 
     assert all(r.inputs["keyValueStoreArn"] == store.inputs["arn"] for r in keys.values())
 
 
+def _built_site(root, stamp: bool = True):
+    """A web-client directory with a build in dist/ (stamped as `make site` stamps it)."""
+    from functions.site_spec import BUILD_STAMP, source_digest
+
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "main.tsx").write_text("export {};")
+    dist = root / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html>")
+    (dist / "assets" / "app.3f9c2a1be4.js").write_text("1")
+    (dist / "favicon.svg").write_text("<svg/>")
+    (dist / ".DS_Store").write_text("x")
+    if stamp:
+        (dist / BUILD_STAMP).write_text(source_digest(root))
+    return root
+
+
 def test_site_files_get_content_types_and_cache_headers(tmp_path) -> None:
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text("<!doctype html>")
-    (tmp_path / "assets" / "app.3f9c2a1be4.js").write_text("1")
-    (tmp_path / "favicon.svg").write_text("<svg/>")
-    (tmp_path / ".DS_Store").write_text("x")
-    plan = run_offline("dev", {**stage_config("dev"), "mumble:siteDir": str(tmp_path)})
+    plan = run_offline("dev", {**stage_config("dev"), "mumble:siteDir": str(_built_site(tmp_path))})
     files = {r.inputs["key"]: r.inputs for r in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")}
-    assert set(files) == {"index.html", "assets/app.3f9c2a1be4.js", "favicon.svg"}
+    assert set(files) == {"index.html", "assets/app.3f9c2a1be4.js", "favicon.svg", "config.json"}
     assert files["index.html"]["cacheControl"] == "no-cache"
     assert files["index.html"]["contentType"] == "text/html; charset=utf-8"
     assert files["assets/app.3f9c2a1be4.js"]["cacheControl"] == "public, max-age=31536000, immutable"
     assert files["favicon.svg"]["contentType"].startswith("image/svg+xml")
+
+
+def test_config_json_carries_the_stage_settings_uncached() -> None:
+    import json
+
+    from functions.site_spec import CONFIG_KEYS
+
+    plan = run_offline("staging")
+    (config,) = [r.inputs for r in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+                 if r.inputs["key"] == "config.json"]
+    assert config["cacheControl"] == "no-cache" and config["contentType"].startswith("application/json")
+    settings = json.loads(config["content"])
+    assert tuple(settings) == CONFIG_KEYS and all(settings.values())
+    assert settings["apiBase"] == "/api/v1" and settings["websocketUrl"].startswith("wss://")
+    assert settings["cognitoEndpoint"] == "https://cognito-idp.us-east-1.amazonaws.com/"
+
+
+def test_a_missing_or_stale_build_is_refused_with_the_command_that_makes_it(tmp_path) -> None:
+    root = _built_site(tmp_path / "unstamped", stamp=False)
+    with pytest.raises(Exception, match="not built by `make site`.*run `make site`"):
+        run_offline("dev", {**stage_config("dev"), "mumble:siteDir": str(root)})
+    root = _built_site(tmp_path / "stale")
+    (root / "src" / "main.tsx").write_text("export const changed = 1;")
+    with pytest.raises(Exception, match="is stale: the sources .* changed"):
+        run_offline("dev", {**stage_config("dev"), "mumble:siteDir": str(root)})
 
 
 def test_a_missing_site_directory_fails_naming_the_key(tmp_path) -> None:
