@@ -1,7 +1,9 @@
 """GET /api/v1/images (the caller's gallery, newest first), GET and DELETE /api/v1/images/{imageId}.
 
-The cursor is the last item's `(imageId, createdAt)`, base64url JSON. The user part of the index key is never in
-it: it is always the caller's, so no cursor, tampered or not, can page into another user's images. URLs in the
+The cursor is the last item's `(imageId, createdAt)`, base64url JSON, then `.` and an HMAC-SHA256 (128 bits) of
+it and the caller's id under the stage's generated `cursorKey` (SSM SecureString): a tampered, crafted or another
+user's cursor is a 400 before any read. The user part of the index key is never in it either: it is always the
+caller's. URLs in the
 answers are presigned and expire in 15 minutes; items keep keys only.
 
 A delete removes the item and leaves its tombstone (functions/shared/tombstones.py) in one transaction: during a
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -23,6 +27,7 @@ from functions.shared.api import bad_request, caller, make_resolver, not_found, 
 from functions.shared.aws import client, from_item
 from functions.shared.image_items import find_image
 from functions.shared.media_access import read_url
+from functions.shared.secrets import api_key
 from functions.shared.settings import bucket_name, table_name
 from functions.shared.tombstones import cancellation_codes, tombstone_put
 from functions.shared.versions import ORIGIN_AWS, now_millis
@@ -39,18 +44,30 @@ STATE_TABLE = table_name("migration-state")
 BUCKET = bucket_name("media")
 
 
-def encode_cursor(last_key: dict[str, Any]) -> str:
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _signature(payload: str, user_id: str, key: str) -> str:
+    return _b64(hmac.new(key.encode(), f"{user_id}\0{payload}".encode(), hashlib.sha256).digest()[:16])
+
+
+def encode_cursor(last_key: dict[str, Any], user_id: str, key: str) -> str:
     raw = json.dumps([last_key["imageId"]["S"], last_key["createdAt"]["S"]], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    payload = _b64(raw.encode())
+    return f"{payload}.{_signature(payload, user_id, key)}"
 
 
-def decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
+def decode_cursor(cursor: str, user_id: str, key: str) -> dict[str, Any]:
+    payload, _, signature = cursor.partition(".")
     try:
-        image_id, created_at = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not hmac.compare_digest(signature.encode(), _signature(payload, user_id, key).encode()):
+            raise ValueError
+        image_id, created_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         if not (isinstance(image_id, str) and isinstance(created_at, str) and image_id and created_at):
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
-        raise bad_request("cursor is not one this API returned", "cursor") from None
+    except (ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        raise bad_request("cursor is not one this API returned (start again without it)", "cursor") from None
     return {"imageId": {"S": image_id}, "createdAt": {"S": created_at}, "userId": {"S": user_id}}
 
 
@@ -77,11 +94,11 @@ def gallery() -> dict[str, Any]:
                               "ExpressionAttributeValues": {":u": {"S": user.user_id}}}
     cursor = app.current_event.get_query_string_value("cursor")
     if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user.user_id)
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, user.user_id, api_key("cursorKey"))
     page = client("dynamodb").query(**kwargs)
     last = page.get("LastEvaluatedKey")
     return {"items": [view(from_item(item)) for item in page.get("Items", [])],
-            "nextCursor": encode_cursor(last) if last else None}
+            "nextCursor": encode_cursor(last, user.user_id, api_key("cursorKey")) if last else None}
 
 
 @app.get("/images/<imageId>")

@@ -17,7 +17,9 @@ from typing import Any, Literal, Mapping
 API_PREFIX = "/api/v1"
 
 HttpMethod = Literal["GET", "POST", "PUT", "DELETE", "PATCH"]
-SecretName = Literal["openaiApiKey", "openweatherApiKey", "legacyMongoUri"]
+SecretName = Literal["openaiApiKey", "openweatherApiKey", "legacyMongoUri", "cursorKey"]
+# Secrets the deploy program generates itself (not Pulumi config): random once, kept across deploys.
+GENERATED_SECRETS: tuple[SecretName, ...] = ("cursorKey",)
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 # a delete's tombstone (functions/shared/tombstones.py), in the delete's transaction
                 TableAccess("migration-state", ("dynamodb:PutItem",))),
         buckets=(BucketAccess("media", ("images/", "thumbnails/", "audio/"), ("s3:GetObject", "s3:DeleteObject")),),
+        secrets=("cursorKey",),  # signs the gallery cursor, so a tampered or crafted one is a 400
     ),
     FunctionSpec(
         name="userProfile",

@@ -8,12 +8,13 @@ The legacy password hash and sync bookkeeping are never returned.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.shared.api import Caller, caller, json_body, make_resolver
+from functions.shared.api import Caller, bad_request, caller, json_body, make_resolver
 from functions.shared.aws import client, from_item, to_item
 from functions.shared.settings import table_name
 from functions.shared.versions import millis_timestamp, now_millis, stamp
@@ -31,12 +32,21 @@ UPDATE_SCHEMA: dict[str, Any] = {
         "displayName": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": r"\S"},
         "avatarUrl": {"anyOf": [{"type": "string", "maxLength": 2048, "pattern": "^https://[^\\s]+$"},
                                 {"type": "null"}]},
-        "preferences": {"type": "object", "maxProperties": 50},
+        # free-form, but bounded everywhere: keys, each value's strings and lists, and the whole (PREFERENCES_MAX_BYTES)
+        "preferences": {"type": "object", "maxProperties": 50, "propertyNames": {"maxLength": 64},
+                        "additionalProperties": {"$ref": "#/definitions/preference"}},
         "location": {"anyOf": [LOCATION, {"type": "null"}]},
     },
     "minProperties": 1,
     "additionalProperties": False,
+    "definitions": {"preference": {"anyOf": [
+        {"type": ["number", "boolean", "null"]},
+        {"type": "string", "maxLength": 1000},
+        {"type": "array", "maxItems": 50, "items": {"$ref": "#/definitions/preference"}},
+        {"type": "object", "maxProperties": 50, "propertyNames": {"maxLength": 64},
+         "additionalProperties": {"$ref": "#/definitions/preference"}}]}},
 }
+PREFERENCES_MAX_BYTES = 8 * 1024  # as stored (compact JSON, UTF-8): a profile item stays far below DynamoDB's 400 KB
 
 logger = Logger()
 metrics = Metrics()
@@ -74,6 +84,11 @@ def get_me() -> dict[str, Any]:
 def update_me() -> dict[str, Any]:
     user = caller(app)
     changes = json_body(app, UPDATE_SCHEMA)
+    if "preferences" in changes:
+        size = len(json.dumps(changes["preferences"], separators=(",", ":"), ensure_ascii=False).encode())
+        if size > PREFERENCES_MAX_BYTES:
+            raise bad_request(f"preferences must be at most {PREFERENCES_MAX_BYTES} bytes as JSON (got {size})",
+                              "preferences")
     profile(user)
     values = {**changes, **stamp()}
     sets = [f"#{i} = :{i}" for i, key in enumerate(values) if values[key] is not None]

@@ -6,6 +6,7 @@ S3 events and the Lambda Invoke API wired without Docker. Used by `make dev`, th
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import tempfile
 import time
 import uuid
@@ -149,7 +150,8 @@ class LocalApp:
         ssm = self.aws.client("ssm")
         keys = {"openaiApiKey": self.options.openai_api_key or OFFLINE_KEY,
                 "openweatherApiKey": self.options.openweather_api_key or OFFLINE_KEY,
-                "legacyMongoUri": self.options.legacy_mongo_uri or SECRET_PLACEHOLDER}
+                "legacyMongoUri": self.options.legacy_mongo_uri or SECRET_PLACEHOLDER,
+                "cursorKey": secrets.token_urlsafe(32)}
         for secret, value in keys.items():
             ssm.put_parameter(Name=parameter_path(self.options.stage, secret), Type="SecureString", Value=value,
                               Overwrite=True)

@@ -33,7 +33,7 @@ class LegacySampleError(RuntimeError):
     pass
 
 
-def migrate_sample(aws: LocalAws, media_bucket: str, spec: SampleSpec = SampleSpec(users=40, images=160),
+def migrate_sample(aws: LocalAws, media_bucket: str, spec: SampleSpec = SampleSpec(users=40, images=480),
                    work_dir: Path | None = None) -> LegacyUser:
     """Seed, migrate (load + verify), and name a legacy user with a known password and images."""
     work = Path(work_dir or tempfile.mkdtemp(prefix="mumble-legacy-"))

@@ -44,7 +44,8 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from functions.shared.tables import TableSpec
 from functions.shared.tombstones import cancellation_codes, older_than_write, read_tombstone, tombstone_put
-from functions.shared.versions import ORIGIN_ATTRIBUTE, ORIGIN_AWS, ORIGIN_LEGACY, VERSION_ATTRIBUTE, now_timestamp
+from functions.shared.versions import (ORIGIN_ATTRIBUTE, ORIGIN_AWS, ORIGIN_LEGACY, VERSION_ATTRIBUTE, datetime_millis,
+                                       now_timestamp)
 from migration.collections import mappers
 from migration.convert import AttributeValue, Findings, Unconvertible
 from migration.load import DeadLetterFile, dead_letter_record
@@ -120,7 +121,7 @@ def change_millis(change: dict[str, Any]) -> int:
     """When a change happened on the legacy side (the delete's version): its wall time, else its cluster time."""
     wall = change.get("wallTime")
     if isinstance(wall, dt.datetime):
-        return int(wall.replace(tzinfo=wall.tzinfo or dt.timezone.utc).timestamp() * 1000)
+        return datetime_millis(wall)
     return int(change["clusterTime"].time) * 1000
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
 
-from functions.shared.versions import VERSION_ATTRIBUTE, timestamp_millis
+from functions.shared.versions import VERSION_ATTRIBUTE, datetime_millis, timestamp_millis
 
 TIMESTAMPS = ("createdAt", "updatedAt", "lastLoginAt")
 KEY_OF = {"users": "userId", "images": "imageId"}
@@ -171,8 +171,7 @@ def document_version(doc: dict[str, Any]) -> int:
     for name in ("updatedAt", "createdAt"):
         value = doc.get(name)
         if isinstance(value, dt.datetime):
-            aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-            return int(aware.timestamp() * 1000)
+            return datetime_millis(value)
     if isinstance(doc.get("_id"), ObjectId):
         return int(doc["_id"].generation_time.timestamp() * 1000)
     return 0

@@ -23,10 +23,17 @@ def format_timestamp(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+def datetime_millis(value: dt.datetime) -> int:
+    """Milliseconds since the epoch, exactly (a naive datetime is UTC, as BSON dates are)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return (value - dt.datetime(1970, 1, 1)) // dt.timedelta(milliseconds=1)
+
+
 def timestamp_millis(timestamp: str) -> int:
     """Milliseconds since the epoch of a `YYYY-MM-DDTHH:MM:SS.mmmZ` string (for item versions)."""
-    parsed = dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-    return int(parsed.timestamp() * 1000)
+    # integer arithmetic: `int(parsed.timestamp() * 1000)` loses a millisecond to float rounding (1.001 s -> 1000)
+    return datetime_millis(dt.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
 def now_millis() -> int:

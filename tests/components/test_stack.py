@@ -185,7 +185,9 @@ def test_no_secret_value_in_any_lambda_environment_or_output(plan: OfflinePlan) 
     has_legacy = bool(stage_config(plan.stage).get("mumble:legacyOrigin"))
     assert {p.inputs["type"] for p in parameters} == {"SecureString"}
     assert {p.inputs["name"].rsplit("/", 1)[1] for p in parameters} == {
-        "openaiApiKey", "openweatherApiKey"} | ({"legacyMongoUri"} if has_legacy else set())
+        "openaiApiKey", "openweatherApiKey", "cursorKey"} | ({"legacyMongoUri"} if has_legacy else set())
+    (generated,) = [p for p in parameters if p.inputs["name"].endswith("/cursorKey")]
+    assert generated.ignore_changes == ("value",)  # random once, then kept: open cursors stay valid
 
 
 def test_async_functions_have_bounded_retries_and_a_failure_destination(plan: OfflinePlan) -> None:
@@ -528,5 +530,6 @@ def test_missing_secrets_in_prod_fail_but_dev_runs_without_them() -> None:
     with pytest.raises(pulumi.RunError, match="mumble:openaiApiKey: is required in prod"):
         run_offline("prod", secrets={"openweatherApiKey": "x"})
     plan = run_offline("dev", secrets={})
-    unset = [p for p in plan.of_type("aws:ssm/parameter:Parameter") if p.ignore_changes == ("value",)]
+    unset = [p for p in plan.of_type("aws:ssm/parameter:Parameter") if p.ignore_changes == ("value",)
+             and not p.inputs["name"].endswith("/cursorKey")]
     assert len(unset) == 2  # placeholders an operator fills in, never overwritten by a later `pulumi up`

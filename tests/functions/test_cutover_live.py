@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 STAGE = "live"
 USERS, IMAGES = 8, 40
 SECONDS = float(os.environ.get("CUTOVER_LIVE_SECONDS", "16"))
+MIN_CHANGES = 50  # per side, for the run to mean something
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +235,12 @@ def test_both_stacks_live_converge_after_a_kill_and_verify_passes(both, tmp_path
         forward.wait()
         forward = _forward_sync(args, env, log)
         time.sleep(SECONDS / 2)
+        # a loaded machine (CI on 2 cores) makes fewer changes in the time: go on, within bounds, until both sides
+        # made enough for the test to mean something (the property is convergence, not throughput)
+        deadline = time.monotonic() + 3 * SECONDS
+        while min(sum(legacy.counts.values()), sum(new.counts.values())) <= MIN_CHANGES \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
     finally:
         stop.set()
         for thread in threads:
@@ -250,4 +257,4 @@ def test_both_stacks_live_converge_after_a_kill_and_verify_passes(both, tmp_path
     print("workload:", legacy.counts, new.counts, "divergent:", len(problems))
     assert problems == [], explain(app, db, problems)
     assert verify.main(args[:-2]) == 0
-    assert sum(legacy.counts.values()) > 50 and sum(new.counts.values()) > 50
+    assert sum(legacy.counts.values()) > MIN_CHANGES and sum(new.counts.values()) > MIN_CHANGES

@@ -44,6 +44,13 @@ def _assert_client_error(answer: Any) -> dict[str, Any]:
     ("Infinity", b'{"preferences": {"n": -Infinity}}', "application/json", "Infinity"),
     ("overflow", b'{"preferences": {"n": 1e400}}', "application/json", "outside what can be stored"),
     ("huge field", json.dumps({"preferences": {"bio": "x" * 1_000_000}}).encode(), "application/json", "bytes"),
+    ("long preference", json.dumps({"preferences": {"bio": "x" * 1001}}).encode(), "application/json",
+     "preferences"),
+    ("long preference name", json.dumps({"preferences": {"k" * 65: 1}}).encode(), "application/json", "preferences"),
+    ("preferences over 8 KiB", json.dumps({"preferences": {f"k{i}": "x" * 900 for i in range(10)}}).encode(),
+     "application/json", "at most 8192 bytes"),
+    ("a long list in preferences", json.dumps({"preferences": {"tags": ["t"] * 51}}).encode(), "application/json",
+     "preferences"),
 ])
 def test_a_hostile_profile_body_is_a_4xx_and_changes_nothing(app: LocalApp, label: str, data: bytes,
                                                             content_type: str, says: str) -> None:

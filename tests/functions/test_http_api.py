@@ -216,10 +216,17 @@ def test_a_tampered_cursor_cannot_reach_another_users_images(app: LocalApp, alic
     assert alice.get("/images", params={"cursor": "!!!"}).status_code == 400
     assert alice.get("/images", params={"cursor": base64.urlsafe_b64encode(b'{"a":1}').decode()}).status_code == 400
     forged = base64.urlsafe_b64encode(json.dumps([bob_ids[2], "2025-01-01T00:00:02.000Z"]).encode()).decode()
-    answer = alice.get("/images", params={"cursor": forged})
-    assert answer.status_code in (200, 400)
-    if answer.status_code == 200:
-        assert all(item["userId"] == alice.user_id for item in answer.json()["items"])
+    assert alice.get("/images", params={"cursor": forged}).status_code == 400  # unsigned
+    bobs = bob.get("/images", params={"limit": 1}).json()["nextCursor"]
+    assert bob.get("/images", params={"limit": 1, "cursor": bobs}).status_code == 200
+    answer = alice.get("/images", params={"cursor": bobs})  # signed, but for another user
+    assert answer.status_code == 400 and answer.json()["field"] == "cursor"
+    payload, signature = bobs.split(".")
+    tampered = base64.urlsafe_b64encode(json.dumps([bob_ids[0], "2099-01-01T00:00:00.000Z"]).encode()).decode()
+    assert bob.get("/images", params={"cursor": f"{tampered.rstrip('=')}.{signature}"}).status_code == 400
+    flipped = signature[:-1] + ("B" if signature[-1] != "B" else "C")
+    assert bob.get("/images", params={"cursor": f"{payload}.{flipped}"}).status_code == 400
+    assert bob.get("/images", params={"cursor": f"{payload}.{'A' * len(signature)}"}).status_code == 400
     assert alice.get("/images", params={"limit": 0}).json()["field"] == "limit"
 
 
