@@ -33,7 +33,7 @@ UPDATE_SCHEMA: dict[str, Any] = {
         "avatarUrl": {"anyOf": [{"type": "string", "maxLength": 2048, "pattern": "^https://[^\\s]+$"},
                                 {"type": "null"}]},
         # free-form, but bounded everywhere: keys, each value's strings and lists, and the whole (PREFERENCES_MAX_BYTES)
-        "preferences": {"type": "object", "maxProperties": 50, "propertyNames": {"maxLength": 64},
+        "preferences": {"type": "object", "maxProperties": 50, "propertyNames": {"minLength": 1, "maxLength": 64},
                         "additionalProperties": {"$ref": "#/definitions/preference"}},
         "location": {"anyOf": [LOCATION, {"type": "null"}]},
     },
@@ -43,7 +43,7 @@ UPDATE_SCHEMA: dict[str, Any] = {
         {"type": ["number", "boolean", "null"]},
         {"type": "string", "maxLength": 1000},
         {"type": "array", "maxItems": 50, "items": {"$ref": "#/definitions/preference"}},
-        {"type": "object", "maxProperties": 50, "propertyNames": {"maxLength": 64},
+        {"type": "object", "maxProperties": 50, "propertyNames": {"minLength": 1, "maxLength": 64},
          "additionalProperties": {"$ref": "#/definitions/preference"}}]}},
 }
 PREFERENCES_MAX_BYTES = 8 * 1024  # as stored (compact JSON, UTF-8): a profile item stays far below DynamoDB's 400 KB

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from functions.manifest import http_routes
 from functions.shared.request_body import MAX_BODY_BYTES, MAX_DEPTH, BodyError, nesting_depth, read_json
 from local.app import LocalApp
 from tests.functions.conftest import Client, new_client
@@ -169,3 +172,66 @@ def test_the_gallery_limit_follows_a_strict_grammar(app: LocalApp, limit: str) -
     answer = requests.get(f"{app.api_url}/images", params={"limit": limit}, timeout=30,
                           headers={"Authorization": f"Bearer {client.tokens['IdToken']}"})
     assert _assert_client_error(answer)["field"] == "limit"
+
+
+# --- every route and action of the manifest, with everything a client controls generated --------------------
+
+ROUTES = [(route.method, route.full_path) for route, _ in http_routes()]
+HEADER_NAMES = st.sampled_from(["Content-Type", "Idempotency-Key", "Accept", "X-Forwarded-For", "If-None-Match",
+                                "Accept-Language", "Cookie", "X-Anything"])
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60)  # what HTTP lets through
+PATH_IDS = st.one_of(st.text(max_size=80), st.just(""), st.sampled_from(["..", "%2e%2e", "a/b", "%00", "x" * 300]))
+BODIES = st.one_of(st.none(), st.binary(max_size=300), JSON_VALUES.map(lambda v: json.dumps(v).encode()))
+QUERIES = st.dictionaries(st.sampled_from(["limit", "cursor", "lat", "lon", "x"]) | st.text(max_size=8),
+                          st.text(max_size=40), max_size=4)
+
+
+def _state(app: LocalApp, client: Client) -> Any:
+    """The user's own items: profile and images (what a rejected request must not touch)."""
+    dynamodb = app.aws.client("dynamodb")
+    profile = dynamodb.get_item(TableName=app.tables["users"], Key={"userId": {"S": client.user_id}},
+                                ConsistentRead=True).get("Item")
+    images = dynamodb.query(TableName=app.tables["images"], IndexName="UserIndex",
+                            KeyConditionExpression="userId = :u",
+                            ExpressionAttributeValues={":u": {"S": client.user_id}})["Items"]
+    return profile, sorted(images, key=lambda item: item["imageId"]["S"])
+
+
+@settings(max_examples=EXAMPLES * 2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                           HealthCheck.too_slow])
+@given(route=st.sampled_from(ROUTES), path_id=PATH_IDS, query=QUERIES, body=BODIES,
+       headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=4))
+def test_anything_on_any_route_is_never_a_5xx_and_a_refusal_changes_nothing(
+        app: LocalApp, route: tuple[str, str], path_id: str, query: dict[str, str], body: bytes | None,
+        headers: dict[str, str]) -> None:
+    client = _client(app)
+    method, path = route
+    url = app.http.url + re.sub(r"\{[^}]+\}", lambda _: quote(path_id, safe=""), path)
+    before = _state(app, client)
+    answer = requests.request(method, url, params=query, data=body, timeout=40,
+                              headers={**headers, "Authorization": f"Bearer {client.tokens['IdToken']}"})
+    assert answer.status_code < 500, (route, path_id, query, body, headers, answer.text[:300])
+    if answer.status_code >= 400:
+        shown = answer.json()
+        assert isinstance(shown, dict), (route, path_id, query, body, headers, answer.text[:300])
+        # ours: {error, message, field?}; API Gateway's own (no route matched): {message}
+        assert shown.get("message") and set(shown) <= {"error", "message", "field"}, shown
+        assert _state(app, client) == before, (route, path_id, query, body)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+@given(frames=st.lists(st.one_of(
+    st.text(max_size=200), JSON_VALUES.map(json.dumps),
+    st.dictionaries(st.sampled_from(["action", "text", "audioKey", "idempotencyKey", "style"]), JSON_VALUES,
+                    max_size=4).map(lambda d: json.dumps({"action": "generateImage", **d}))), min_size=1, max_size=3))
+def test_anything_sent_over_the_websocket_gets_an_answer_in_the_documented_shape(app: LocalApp,
+                                                                                 frames: list[str]) -> None:
+    client = _client(app)
+    with connect(f"{app.websocket.url}/?token={client.tokens['IdToken']}", open_timeout=10) as socket:
+        for frame in frames:
+            socket.send(frame)
+            answer = json.loads(socket.recv(timeout=30))
+            assert answer.get("type") in ("error", "accepted", "job"), answer
+            if answer["type"] == "error":
+                assert answer["error"] != "InternalError" and answer["message"], (frame, answer)
