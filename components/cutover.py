@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import StageConfig
-from components.edge_functions import KVS_SALT_KEY, KVS_WEIGHT_KEY, LEGACY_ORIGIN_ID, edge_function_code
+from components.edge_functions import LEGACY_ORIGIN_ID, edge_function_code
+from functions.shared.cutover_store import KVS_SALT_KEY, KVS_WEIGHT_KEY
 
 
 class CutoverRouter(pulumi.ComponentResource):

@@ -22,8 +22,6 @@ EDGE_FUNCTIONS: dict[str, tuple[str, ...]] = {
 LEGACY_ORIGIN_ID = "legacy"
 COHORT_HEADER = "x-mumble-cohort"
 ROUTER_COOKIES = ("mumble-vid", "mumble-cohort")  # the router's own cookies (cohort.js): left out of cache keys
-KVS_WEIGHT_KEY = "weight"
-KVS_SALT_KEY = "salt"
 
 
 def edge_function_code(name: str) -> str:

@@ -22,8 +22,8 @@ from typing import Any, Callable
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.edge_functions import KVS_SALT_KEY, KVS_WEIGHT_KEY
 from functions.shared import stack_outputs
+from functions.shared.cutover_store import KVS_SALT_KEY, KVS_WEIGHT_KEY
 from functions.shared.tables import MIGRATION_STATE
 from migration import gate
 from migration.settings import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, stack_outputs_of

@@ -7,7 +7,6 @@ verification found differences; 2 a usage or configuration error, found before a
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from migration.collections import mappers
 from migration.load import CollectionReport, DeadLetterFile, Target, run_load
 from migration.media import MediaCopier
 from migration.progress import progress
+from migration.report import write_report
 from migration.settings import (
     EXIT_FAILED,
     EXIT_OK,
@@ -128,16 +128,6 @@ def summary_table(reports: dict[str, CollectionReport], verify: dict[str, dict] 
                          f"extra {result['extra']:,}, different {result['different']:,}, "
                          f"media mismatched {result.get('media_mismatched', 0):,}")
     return "\n".join(lines)
-
-
-def write_report(path: Path, mode: str, reports: dict[str, CollectionReport], verify: dict[str, dict] | None,
-                 exit_code: int) -> None:
-    document = {"mode": mode, "exit_code": exit_code,
-                "collections": {name: report.to_json() for name, report in reports.items()}}
-    for name, result in (verify or {}).items():
-        document["collections"].setdefault(name, {})["verify"] = result
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

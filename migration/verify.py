@@ -30,6 +30,7 @@ from migration.collections import mappers
 from migration.convert import item_digest
 from migration.mapping import Converted, legacy_id_of
 from migration.media import stored_checksum
+from migration.report import write_report
 from migration.settings import (
     EXIT_FAILED,
     EXIT_OK,
@@ -238,8 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    from migration.run import write_report
-
     exit_code = EXIT_FAILED if has_differences(results) else EXIT_OK
     for name, result in results.items():
         print(f"verify {name} ({result['mode']}): matched {result['matched']:,}, missing {result['missing']:,}, "
