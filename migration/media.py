@@ -1,12 +1,17 @@
 """Copy legacy uploads to the media bucket under their item's keys, verified by SHA-256.
 
-Each upload carries its SHA-256 (`ChecksumSHA256`), which S3 checks on arrival and keeps; a re-run asks S3 for the
-stored checksum first and skips files that are already there unchanged, so resuming re-uploads nothing.
+Each upload carries its SHA-256 (`ChecksumSHA256`), which S3 checks on arrival and keeps. A first load does not ask
+before each upload: it PUTs with `If-None-Match: *` (S3's conditional write), so an object that is already there is
+never overwritten blindly - S3 answers 412, and only then is its stored checksum compared (re-uploaded if it
+differs). After the first 412 the copier asks first (HEAD) for every file, as a resumed load meets mostly files
+that are there: resuming re-uploads nothing (at most `workers` files' bytes are sent before the switch, and S3
+keeps none of them).
 """
 
 from __future__ import annotations
 
 import mimetypes
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +45,41 @@ def stored_checksum(s3: Any, bucket: str, key: str) -> str | None:
 
 
 class MediaCopier:
-    def __init__(self, s3: Any, bucket: str, media_dir: Path) -> None:
+    """Uploads on a bounded pool of their own (`workers`, the `--media-workers` flag), shared by every writer
+    thread: at most `workers` files are open and streaming at once, whatever the batch size or writer count."""
+
+    def __init__(self, s3: Any, bucket: str, media_dir: Path, workers: int = 1) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.media_dir = media_dir
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media")
+        self._ask_first = False
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def copy(self, media: MediaFile) -> bool:
         """Ensure the object is in S3 with this checksum. True when it had to be uploaded."""
+        if not self._ask_first:
+            try:
+                self._put(media, only_if_absent=True)
+                return True
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                    raise
+                self._ask_first = True  # objects are there already: a resumed or repeated load
         if stored_checksum(self.s3, self.bucket, media.key) == media.sha256:
             return False
-        with open(self.media_dir / media.relative_path, "rb") as body:
-            self.s3.put_object(Bucket=self.bucket, Key=media.key, Body=body, ChecksumAlgorithm="SHA256",
-                               ChecksumSHA256=media.sha256, ContentType=content_type(media.relative_path))
+        self._put(media, only_if_absent=False)
         return True
 
+    def _put(self, media: MediaFile, only_if_absent: bool) -> None:
+        with open(self.media_dir / media.relative_path, "rb") as body:
+            self.s3.put_object(Bucket=self.bucket, Key=media.key, Body=body, ChecksumAlgorithm="SHA256",
+                               ChecksumSHA256=media.sha256, ContentType=content_type(media.relative_path),
+                               **({"IfNoneMatch": "*"} if only_if_absent else {}))
+
     def copy_all(self, files: list[MediaFile]) -> int:
-        """Copy a batch's files (all are in place afterwards); returns how many had to be uploaded."""
-        return sum(self.copy(media) for media in files)
+        """Copy a batch's files concurrently; returns once all are in place (the caller writes the items only
+        then), or raises the first failure. Returns how many had to be uploaded."""
+        return sum(self._pool.map(self.copy, files))

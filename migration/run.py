@@ -74,7 +74,8 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
                 client = dynamodb or settings.client("dynamodb")
                 copier = None
                 if settings.media_dir is not None and name == "images":
-                    copier = MediaCopier(settings.client("s3"), settings.media_bucket or "", settings.media_dir)
+                    copier = MediaCopier(settings.media_client(), settings.media_bucket or "", settings.media_dir,
+                                         settings.media_workers)
                 target = Target(client, settings.tables[name], StateStore(client, settings.tables["migration-state"]),
                                 copier, policy or RetryPolicy(), stats)
             total = database[name].estimated_document_count()
@@ -83,6 +84,8 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
                     database[name], mapper, batch_size=settings.batch_size, workers=settings.workers, target=target,
                     restart=restart, dead_letters=None if dry_run else DeadLetterFile(dead_letter or Path(
                         "migration-dead-letters.jsonl")), progress=advance)
+            if target is not None and target.media is not None:
+                target.media.close()
             reports[name].this_run.update({"requests": stats.requests,
                                            "unprocessed_retried": stats.unprocessed_retried,
                                            "throttled_retried": stats.throttled_retried})

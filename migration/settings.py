@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pymongo
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import stack_outputs
@@ -33,6 +34,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class UsageError(Exception):
     """A bad flag or an unusable target: one line, exit code 2."""
 
+
+DEFAULT_MEDIA_WORKERS = 32  # S3 takes thousands of PUTs a second per prefix; boto3's transfer manager uses 10
 
 @dataclass(frozen=True)
 class Settings:
@@ -48,10 +51,19 @@ class Settings:
     batch_size: int
     workers: int
     report: Path | None
+    media_workers: int = DEFAULT_MEDIA_WORKERS
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
                             config=client_config(self.workers))
+
+    def media_client(self) -> Any:
+        """S3 for the media copy: a connection per media worker, and botocore's standard retries (an upload is
+        idempotent: same key, same bytes, same checksum)."""
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
+                            config=Config(retries={"mode": "standard", "max_attempts": 5},
+                                          max_pool_connections=self.media_workers + 4, connect_timeout=5,
+                                          read_timeout=60))
 
     def mongo(self) -> pymongo.MongoClient:
         return pymongo.MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
@@ -78,6 +90,10 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--collections", default=",".join(COLLECTIONS),
                        help="comma-separated subset of users,images (default: both, users first)")
     group.add_argument("--workers", type=int, default=4, help="parallel writer/reader threads (default: 4)")
+    group.add_argument("--media-workers", type=int, default=DEFAULT_MEDIA_WORKERS,
+                       help=f"concurrent media uploads, a pool of their own sized for S3 rather than DynamoDB "
+                            f"(default: {DEFAULT_MEDIA_WORKERS}, 1-256); memory: each upload streams its file from "
+                            f"disk, so at most this many files and connections are open at once")
     group.add_argument("--report", type=Path, help="write the JSON report here")
 
 
@@ -103,6 +119,9 @@ def resolve(args: argparse.Namespace, batch_size: int = 25) -> Settings:
         raise UsageError(f"--collections: unknown {', '.join(unknown) or '(empty)'}; choose from users,images")
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be from 1 to 64 (got {args.workers})")
+    media_workers = getattr(args, "media_workers", DEFAULT_MEDIA_WORKERS)
+    if not 1 <= media_workers <= 256:
+        raise UsageError(f"--media-workers must be from 1 to 256 (got {media_workers})")
     if not 1 <= batch_size <= 25:
         raise UsageError(f"--batch-size must be from 1 to 25, BatchWriteItem's limit (got {batch_size})")
     if args.media_dir is not None and not args.media_dir.is_dir():
@@ -130,6 +149,7 @@ def resolve(args: argparse.Namespace, batch_size: int = 25) -> Settings:
         media_dir=args.media_dir,
         media_bucket=name(args.media_bucket, stack_outputs.MEDIA_BUCKET, None),
         stage=stage, collections=collections, batch_size=batch_size, workers=args.workers, report=args.report,
+        media_workers=media_workers,
     )
 
 

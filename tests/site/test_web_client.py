@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -106,11 +107,11 @@ def test_a_legacy_user_signs_in_with_their_old_password_and_sees_their_migrated_
     assert site_app.cognito_front.migrations == before + 1
     page.get_by_role("navigation").get_by_role("link", name="Gallery").click()
     end = page.get_by_text("That is everything.")
-    while not end.is_visible():  # infinite scroll, page by page
+    deadline = time.monotonic() + 60
+    while not end.is_visible() and time.monotonic() < deadline:  # infinite scroll, page by page
         page.mouse.wheel(0, 4000)
         page.wait_for_timeout(300)
-        if page.get_by_role("button", name="Load more").is_visible():
-            page.get_by_role("button", name="Load more").click()
+    expect(end).to_be_visible()
     expect(page.locator("ul.grid li")).to_have_count(migrated)
     watched.shot("legacy-gallery")
 
@@ -258,3 +259,16 @@ def test_sign_up_with_an_email_code_then_forgot_password(site_app: LocalApp, ope
     expect(page.get_by_role("alert")).to_have_text("You are signed out.")
     page.reload()  # the refresh token went with the sign-out
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_without_the_websocket_the_job_still_arrives_by_polling(site_app: LocalApp, open_page) -> None:
+    watched = open_page()
+    page = watched.page
+    page.route_web_socket(re.compile(r"^ws://"), lambda socket: socket.close())  # a proxy that drops WebSockets
+    sign_in(watched, *new_user(site_app))
+    _signed_in(watched)
+    page.get_by_label("What should the picture show?").fill("a paper boat on the Li River")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_text("checking every few seconds")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your picture")).to_be_visible(timeout=FIRST_JOB_S)
+    assert not any('"type"' in frame for frame in watched.frames)
