@@ -23,6 +23,9 @@ export default defineConfig({
     },
   },
   server: apiTarget
-    ? { proxy: { "/api": apiTarget, "/config.json": apiTarget, "/cognito": apiTarget } }
+    ? { // the Host header kept, so config.json names this dev server's origin for Cognito (same-origin calls)
+        proxy: Object.fromEntries(["/api", "/config.json", "/cognito"].map(
+          (path) => [path, { target: apiTarget, changeOrigin: false }])),
+      }
     : undefined,
 });
