@@ -2,9 +2,12 @@
 
 One reader (cursor -> mapper -> batches of at most `batch_size` distinct keys) feeds a bounded queue that
 `workers` writer threads drain (media copy, then BatchWriteItem with backoff), so a slow table slows the reader
-instead of filling memory. Batches finish out of order; the committer applies them in order, so the checkpoint is
-a low-watermark: every document at or below it is written or dead-lettered, and the counts and dead letters up to
-it are saved with it. A crash at any moment loses nothing and re-writes at most the batches that were in flight.
+instead of filling memory. Batches finish out of order, but a writer starts batch `s` only once every batch before
+`s - 2 * workers` is committed (the window); the committer applies them in order, so the checkpoint is a
+low-watermark: every document at or below it is written or dead-lettered, and the counts and dead letters up to it
+are saved with it - every `checkpoint_every` committed batches or `CHECKPOINT_SECONDS`, whichever comes first, and
+at the end. The crash invariant: a kill -9 at any moment loses nothing, and the resume re-writes at most
+`(checkpoint_every - 1 + 2 * workers) * batch_size` items (committed but not yet saved, plus the window).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from migration.state import LoadCheckpoint, StateStore
 from migration.writer import RetryPolicy, WriteStats, write_batch
 
 READ_BATCH = 1000  # documents per cursor round trip
+CHECKPOINT_SECONDS = 5.0  # a checkpoint is saved at least this often while batches commit
 SAMPLE_IDS = 5  # ids kept per warning rule and dead-letter rule, for the report
 COUNTS = ("read", "written", "skipped", "dead_lettered", "media_copied", "media_missing")
 
@@ -188,19 +192,28 @@ class Committer:
     crash between them duplicates a dead letter at worst, which the next resume drops)."""
 
     def __init__(self, checkpoint: LoadCheckpoint, report: CollectionReport, dead_letters: DeadLetterFile | None,
-                 save: Callable[[LoadCheckpoint], None] | None) -> None:
+                 save: Callable[[LoadCheckpoint], None] | None, every: int = 1) -> None:
         self.checkpoint = checkpoint
         self.report = report
         self.dead_letters = dead_letters
         self.save = save
+        self.every = every
         self.next_seq = 0
         self.finished: dict[int, Batch] = {}
         self.lock = threading.Lock()
+        self.committed = threading.Condition(self.lock)
+        self.unsaved = 0
+        self.saved_at = time.monotonic()
+
+    def wait_for_window(self, seq: int, window: int, stop: threading.Event) -> None:
+        """Block a writer until batch `seq` is within `window` batches of the next one to commit."""
+        with self.committed:
+            while seq >= self.next_seq + window and not stop.is_set():
+                self.committed.wait(0.1)
 
     def done(self, batch: Batch) -> None:
         with self.lock:
             self.finished[batch.seq] = batch
-            advanced = False
             while self.next_seq in self.finished:
                 ready = self.finished.pop(self.next_seq)
                 self.next_seq += 1
@@ -210,11 +223,24 @@ class Committer:
                 self.report.this_run.update(ready.counts)
                 self.report.warnings.update(ready.warnings)
                 self.checkpoint.watermark = ready.last_id
-                advanced = True
-            if advanced and self.save is not None:
-                self.checkpoint.counts = {name: self.report.counts[name] for name in COUNTS}
-                self.checkpoint.warnings = dict(self.report.warnings)
-                self.save(self.checkpoint)
+                self.unsaved += 1
+            if self.unsaved >= self.every or (self.unsaved and time.monotonic() - self.saved_at >= CHECKPOINT_SECONDS):
+                self._save()
+            self.committed.notify_all()
+
+    def flush(self) -> None:
+        """Save what is committed and not saved yet (the end of a run, or its failure)."""
+        with self.lock:
+            if self.unsaved:
+                self._save()
+
+    def _save(self) -> None:
+        if self.save is not None:
+            self.checkpoint.counts = {name: self.report.counts[name] for name in COUNTS}
+            self.checkpoint.warnings = dict(self.report.warnings)
+            self.save(self.checkpoint)
+        self.unsaved = 0
+        self.saved_at = time.monotonic()
 
 
 def change_stream_position(collection: pymongo.collection.Collection) -> Any:
@@ -228,7 +254,7 @@ def change_stream_position(collection: pymongo.collection.Collection) -> Any:
 
 def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_size: int, workers: int,
              target: Target | None, restart: bool, dead_letters: DeadLetterFile | None,
-             progress: Callable[[int], None] = lambda n: None) -> CollectionReport:
+             progress: Callable[[int], None] = lambda n: None, checkpoint_every: int = 1) -> CollectionReport:
     """Load one collection (or, with `target=None`, analyse it as a dry-run). Never raises for bad documents."""
     started = time.monotonic()
     report = CollectionReport(mapper.collection, dry_run=target is None)
@@ -254,7 +280,7 @@ def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_siz
     cursor = source.find(query, sort=[("_id", pymongo.ASCENDING)], batch_size=READ_BATCH)
     stop = threading.Event()
     committer = Committer(checkpoint, report, dead_letters,
-                          None if target is None else (lambda cp: target.state.save("load", cp)))
+                          None if target is None else (lambda cp: target.state.save("load", cp)), checkpoint_every)
     errors: list[str] = []
     try:
         if target is None:
@@ -268,6 +294,7 @@ def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_siz
         errors.append(f"reading {mapper.collection} from MongoDB failed: {error}")
     finally:
         cursor.close()
+        committer.flush()  # what committed since the last save, also on a failure or Ctrl-C
     if errors:
         report.error = errors[0]
     elif target is not None:
@@ -287,6 +314,7 @@ def _write_all(cursor: Any, mapper: Mapper, batch_size: int, workers: int, targe
             batch = work.get()
             if batch is None:
                 return
+            committer.wait_for_window(batch.seq, 2 * workers, stop)
             if stop.is_set():
                 continue  # drain without writing: the checkpoint stays behind the failure
             try:

@@ -150,9 +150,10 @@ def _checkpoint(aws: LocalAws, collection: str):
         return None
 
 
-@pytest.mark.parametrize("kill_after_written", [25, 200])
-def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: int) -> None:
-    args = [*legacy["args"], "--collections", "images", "--workers", "3", "--batch-size", "25", "--no-verify"]
+@pytest.mark.parametrize("kill_after_written, every", [(25, 1), (200, 1), (50, 2), (100, 4)])
+def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: int, every: int) -> None:
+    args = [*legacy["args"], "--collections", "images", "--workers", "3", "--batch-size", "25", "--no-verify",
+            "--checkpoint-every", str(every)]
     process = subprocess.Popen([sys.executable, "-m", "migration.run", *args], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -166,7 +167,7 @@ def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: 
     checkpoint = _checkpoint(legacy["aws"], "images")
     assert checkpoint is not None and not checkpoint.completed_at, "the run finished before it could be killed"
     beyond = count(legacy["aws"], "images") - checkpoint.counts["written"]
-    assert 0 <= beyond <= 3 * 25  # what the resume re-writes: at most workers x batch size
+    assert 0 <= beyond <= (every - 1 + 2 * 3) * 25  # the stated bound: (K - 1 + 2 x workers) x batch size
 
     report_path = legacy["tmp"] / "resume.json"
     assert run.main([*args, "--report", str(report_path)]) == 1  # 1: the one dead-lettered document
