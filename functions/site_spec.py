@@ -21,7 +21,7 @@ from functions.manifest import API_PREFIX
 # -- config.json: written by the Pulumi program into the site bucket (no-cache); served by local mode
 CONFIG_FILE = "config.json"
 CONFIG_KEYS = ("stage", "region", "userPoolId", "userPoolClientId", "cognitoEndpoint", "apiBase", "websocketUrl")
-CONFIG_CACHE_CONTROL = "no-cache"
+CONFIG_CACHE_CONTROL = "no-cache"  # as the pages (REVALIDATE): a deploy's new settings are seen at once
 
 
 def site_config(*, stage: str, region: str, user_pool_id: str, user_pool_client_id: str, cognito_endpoint: str,

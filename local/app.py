@@ -116,14 +116,14 @@ class LocalApp:
         """As CloudFront does: the site, /api/*, config.json (and here Cognito) on one origin; media CORS for it."""
         self.cognito_front = CognitoFront(self.user_pool, self.runtime)
         origins = ClientOrigins(media=(self.moto.endpoint_url,), websocket=(self.websocket.url,), cognito=())
-        server = SiteServer(ensure_built(), self.http_gateway, self.cognito_front, origins, self.site_config)
+        server = SiteServer(ensure_built(), self.http_gateway, self.cognito_front, origins, self.client_config)
         self.site = self._serve(server, "site")
         self.aws.client("s3").put_bucket_cors(Bucket=self.buckets["media"], CORSConfiguration={"CORSRules": [{
             "AllowedMethods": list(MEDIA_CORS.allowed_methods), "AllowedOrigins": [self.site.url],
             "AllowedHeaders": list(MEDIA_CORS.allowed_headers), "ExposeHeaders": list(MEDIA_CORS.expose_headers),
             "MaxAgeSeconds": MEDIA_CORS.max_age_seconds}]})
 
-    def site_config(self, origin: str) -> dict[str, str]:
+    def client_config(self, origin: str) -> dict[str, str]:
         """config.json as the Pulumi program writes it, with this machine's endpoints."""
         return site_config(stage=self.options.stage, region=self.aws.region, user_pool_id=self.user_pool.pool_id,
                            user_pool_client_id=self.user_pool.client_id,

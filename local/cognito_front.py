@@ -45,14 +45,13 @@ class CognitoFront:
         target = request.headers.get("X-Amz-Target", "")
         if request.method != "POST" or not target.startswith(TARGET_PREFIX):
             return _error(400, "InvalidAction", "POST a Cognito user-pool action (X-Amz-Target)")
-        body = request.get_data()
+        body, action = request.get_data(), target[len(TARGET_PREFIX):]
         answer = self._forward(target, body)
-        if answer.status_code == 400 and self._unknown_user(answer, target[len(TARGET_PREFIX):]):
+        if answer.status_code == 400 and self._unknown_user(answer, action):
             try:
                 call = json.loads(body)
             except ValueError:
                 call = {}
-            action = target[len(TARGET_PREFIX):]
             try:
                 migrated = self._migrate(action, call)
             except ClientError as error:

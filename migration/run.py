@@ -18,6 +18,7 @@ from migration.media import MediaCopier
 from migration.progress import progress
 from migration.report import write_report
 from migration.settings import (
+    DEFAULT_MEDIA_WORKERS,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read, convert and validate everything; write nothing anywhere; tables need not exist")
     add_connection_flags(parser)
     parser.add_argument("--batch-size", type=int, default=25, help="items per BatchWriteItem, 1-25 (default: 25)")
+    parser.add_argument("--media-workers", type=int, default=DEFAULT_MEDIA_WORKERS,
+                        help=f"concurrent media uploads, a pool of their own sized for S3 rather than DynamoDB "
+                             f"(default: {DEFAULT_MEDIA_WORKERS}, 1-256); memory: each upload streams its file from "
+                             f"disk, so at most this many files and connections are open at once")
     parser.add_argument("--restart", action="store_true", help="ignore the checkpoint and load from the start")
     parser.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="K",
                         help=f"save the checkpoint every K committed batches (and at least every "

@@ -90,10 +90,6 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--collections", default=",".join(COLLECTIONS),
                        help="comma-separated subset of users,images (default: both, users first)")
     group.add_argument("--workers", type=int, default=4, help="parallel writer/reader threads (default: 4)")
-    group.add_argument("--media-workers", type=int, default=DEFAULT_MEDIA_WORKERS,
-                       help=f"concurrent media uploads, a pool of their own sized for S3 rather than DynamoDB "
-                            f"(default: {DEFAULT_MEDIA_WORKERS}, 1-256); memory: each upload streams its file from "
-                            f"disk, so at most this many files and connections are open at once")
     group.add_argument("--report", type=Path, help="write the JSON report here")
 
 
@@ -119,7 +115,7 @@ def resolve(args: argparse.Namespace, batch_size: int = 25) -> Settings:
         raise UsageError(f"--collections: unknown {', '.join(unknown) or '(empty)'}; choose from users,images")
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be from 1 to 64 (got {args.workers})")
-    media_workers = getattr(args, "media_workers", DEFAULT_MEDIA_WORKERS)
+    media_workers = getattr(args, "media_workers", DEFAULT_MEDIA_WORKERS)  # a flag of migration.run only
     if not 1 <= media_workers <= 256:
         raise UsageError(f"--media-workers must be from 1 to 256 (got {media_workers})")
     if not 1 <= batch_size <= 25:

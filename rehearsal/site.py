@@ -13,8 +13,8 @@ from pathlib import Path
 
 from components.edge import site_files
 from components.offline import OfflinePlan
-from functions.site_spec import (BUILD_DIR, CONFIG_CACHE_CONTROL, CONFIG_FILE, CONFIG_KEYS, HASHED_NAME, IMMUTABLE,
-                                 REVALIDATE, build_problem)
+from functions.site_spec import (BUILD_DIR, CONFIG_CACHE_CONTROL, CONFIG_FILE, CONFIG_KEYS, HASHED_NAME,
+                                 build_problem, cache_control_for)
 from rehearsal.result import Result
 
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
@@ -39,8 +39,8 @@ def check(plan: OfflinePlan, site_root: Path) -> Result:
     for key, inputs in sorted(objects.items()):
         if key == CONFIG_FILE:
             continue
-        wanted = IMMUTABLE if HASHED_NAME.search(key) else REVALIDATE if key.endswith(".html") else None
-        if wanted and inputs.get("cacheControl") != wanted:
+        wanted = cache_control_for(key)
+        if inputs.get("cacheControl") != wanted:
             result.problems.append(f"{key}: Cache-Control {inputs.get('cacheControl')!r}, expected {wanted!r}")
         if key.startswith("assets/") and not HASHED_NAME.search(key):
             result.problems.append(f"{key}: an asset without a hex content hash would be cached under a reused name")
