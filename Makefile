@@ -85,6 +85,7 @@ FUNCTIONS_BENCH_ARGS ?=
 bench: setup
 	$(PY) -m bench.functions_bench $(FUNCTIONS_BENCH_ARGS)
 	$(PY) -m bench.migration_bench $(BENCH_ARGS)
+	$(PY) -m bench.sync_bench $(SYNC_BENCH_ARGS)
 
 # Re-resolve every transitive pin from the direct pins in the requirements files.
 lock:

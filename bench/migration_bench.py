@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pymongo
 
+from bench.common import ROOT, drain, timed_child
 from functions.shared.tables import IMAGES, create_table_kwargs
 from local.aws import LocalAws, create_tables
 from local.sample_data import SampleSpec, generate_images, seed
@@ -33,18 +32,6 @@ from migration.images import ImagesMapper
 from migration.settings import resolve
 from migration.verify import verify_all
 
-ROOT = Path(__file__).resolve().parent.parent
-# The child reports its own peak RSS from VmHWM, which Linux resets at exec; getrusage's ru_maxrss is carried
-# across exec and would include the (large) benchmark parent the child was forked from.
-CHILD = """
-import json, sys, time
-from migration import run
-started = time.monotonic()
-code = run.main(sys.argv[1:])
-seconds = time.monotonic() - started
-peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"code": code, "seconds": seconds, "max_rss_mb": peak / 1024}))
-"""
 
 
 def recreate_images_table(aws: LocalAws) -> str:
@@ -63,27 +50,14 @@ def floor_write(aws: LocalAws, table: str, items: list[dict[str, Any]], workers:
     from migration.writer import client_config
 
     client = aws.client("dynamodb", client_config(workers))
-    batches = [items[i:i + 25] for i in range(0, len(items), 25)]
-    lock = threading.Lock()
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not batches:
-                    return
-                batch = batches.pop()
-            pending = [{"PutRequest": {"Item": item}} for item in batch]
-            while pending:
-                pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(
-                    table, [])
+    def write(batch: list[dict[str, Any]]) -> None:
+        pending = [{"PutRequest": {"Item": item}} for item in batch]
+        while pending:
+            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(
+                table, [])
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.monotonic() - started
+    return drain([items[i:i + 25] for i in range(0, len(items), 25)], write, workers)
 
 
 def naive_rate(aws: LocalAws, table: str, items: list[dict[str, Any]]) -> float:
@@ -105,13 +79,7 @@ def raw_scan(aws: LocalAws, table: str, segments: int) -> float:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=segment, args=(n,)) for n in range(segments)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.monotonic() - started
+    return drain(list(range(segments)), segment, segments)
 
 
 def measure(size: int, users: int, workers: int, naive_slice: int, mongo: SecantusDB, moto: MotoServer,
@@ -126,9 +94,7 @@ def measure(size: int, users: int, workers: int, naive_slice: int, mongo: Secant
     flags = ["--mongo-uri", mongo.uri, "--mongo-db", "bench", "--stage", "bench", "--collections", "images",
              "--workers", str(workers), "--dead-letter", str(workdir / "dead.jsonl")]
 
-    child = subprocess.run([sys.executable, "-c", CHILD, *flags, "--no-verify", "--restart"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, check=False)
-    migration = json.loads(child.stdout.strip().splitlines()[-1])
+    migration = timed_child("migration.run", [*flags, "--no-verify", "--restart"], env)
 
     os.environ.update(aws.environment())
     settings = resolve(_parse(flags))

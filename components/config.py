@@ -25,6 +25,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 SECRET_KEYS = ("openaiApiKey", "openweatherApiKey", "legacyMongoUri")
 LEGACY_SECRETS = ("legacyMongoUri",)  # needed (and required in strict stages) only with a legacy origin
 STRICT_STAGES = ("staging", "prod")  # stages that must behave like production
+# A new on-demand table's warm throughput (what pre-warming starts above), and the highest value taken here.
+WARM_WRITE_DEFAULT, WARM_READ_DEFAULT, WARM_MAXIMUM = 4_000, 12_000, 1_000_000
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -73,6 +75,8 @@ class StageConfig:
     siteDir: str = "site"
     openaiImageModel: str = "gpt-image-1"
     openaiTranscriptionModel: str = "gpt-4o-transcribe"
+    warmWriteUnitsPerSecond: int = 0  # pre-warmed writes/s of the bulk-loaded tables and their indexes (0: not)
+    warmReadUnitsPerSecond: int = 0
 
     @property
     def is_prod(self) -> bool:
@@ -148,6 +152,12 @@ def _true_in_prod(value: bool, stage: str) -> str | None:
     return "must be true in prod" if stage == "prod" and not value else None
 
 
+def _warm(minimum: int) -> Check:
+    """0 (not pre-warmed: DynamoDB's defaults) or at least the default a new on-demand table has already."""
+    return lambda value, stage: None if value == 0 or minimum <= value <= WARM_MAXIMUM else \
+        f"must be 0 (not pre-warmed) or an integer from {minimum} to {WARM_MAXIMUM}"
+
+
 def _ids(values: tuple[str, ...], prefix: str) -> str | None:
     bad = [v for v in values if not re.fullmatch(re.escape(prefix) + r"[0-9a-f]{8,17}", v)]
     return f"must be {prefix}... ids, not {', '.join(map(repr, bad))}" if bad else None
@@ -176,6 +186,8 @@ RULES: dict[str, Check] = {
     "siteDir": _non_empty,
     "openaiImageModel": _model,
     "openaiTranscriptionModel": _model,
+    "warmWriteUnitsPerSecond": _warm(WARM_WRITE_DEFAULT),
+    "warmReadUnitsPerSecond": _warm(WARM_READ_DEFAULT),
 }
 
 

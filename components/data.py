@@ -1,4 +1,5 @@
-"""Every DynamoDB table of the shared specs: on-demand, encrypted, PITR and deletion protection per stage.
+"""Every DynamoDB table of the shared specs: on-demand, encrypted, PITR and deletion protection per stage; the
+bulk-loaded ones (users, images) pre-warmed per stage for the full load (`mumble:warmWriteUnitsPerSecond`).
 
 Streams and TTL come from the spec (users/images stream new and old images for reverse sync). Tables are
 stateful: with `protectResources` (prod) Pulumi refuses to delete them and retains them if removed from code.
@@ -33,6 +34,12 @@ def table_args(spec: TableSpec, config: StageConfig) -> dict:
         "deletion_protection_enabled": config.deletionProtection,
         "tags": {"mumble:stage": config.stage, "mumble:table": spec.logical_name},
     }
+    warm = {name: units for name, units in (("write_units_per_second", config.warmWriteUnitsPerSecond),
+                                            ("read_units_per_second", config.warmReadUnitsPerSecond)) if units}
+    if spec.bulk_loaded and warm:  # the indexes too: a cold index throttles the table's writes (back-pressure)
+        args["warm_throughput"] = warm
+        for index in args["global_secondary_indexes"]:
+            index["warm_throughput"] = warm
     if spec.stream:
         args.update(stream_enabled=True, stream_view_type=spec.stream)
     if spec.ttl_attribute:

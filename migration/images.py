@@ -42,6 +42,7 @@ UNOWNED = "unowned"
 class ImagesMapper:
     collection = "images"
     spec = IMAGES
+    key_fields = ("_id", "createdAt")
 
     def __init__(self, media_dir: Path | None = None) -> None:
         self.media_dir = media_dir

@@ -28,6 +28,7 @@ from bson import json_util
 from migration.convert import Unconvertible
 from migration.mapping import Mapper, MediaFile
 from migration.media import MediaCopier
+from migration.segments import Segment, sort_key
 from migration.state import LoadCheckpoint, StateStore
 from migration.writer import RetryPolicy, WriteStats, write_batch
 
@@ -52,6 +53,8 @@ class CollectionReport:
     resumed_after: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    capacity: dict[str, Any] | None = None  # the target table's rate and the load's estimate (migration/capacity.py)
+    segment: str | None = None  # `2of4` for one segment of a split load; `4 segments` once combined
 
     def sample(self, rule: str, legacy_id: Any) -> None:
         ids = self.samples.setdefault(rule, [])
@@ -71,9 +74,49 @@ class CollectionReport:
             "resumed_after": self.resumed_after,
             "seconds": round(self.seconds, 3),
         })
+        if self.capacity:
+            data["capacity"] = self.capacity
+        if self.segment:
+            data["segment"] = self.segment
         if self.error:
             data["error"] = self.error
         return data
+
+
+def report_from_json(collection: str, data: dict[str, Any]) -> CollectionReport:
+    """A report read back from its JSON (a segment's `--report`)."""
+    dry_run = "would_write" in data
+    report = CollectionReport(collection, dry_run, resumed_after=data.get("resumed_after"),
+                              seconds=data.get("seconds", 0.0), error=data.get("error"),
+                              capacity=data.get("capacity"), segment=data.get("segment"))
+    report.counts.update({name: data.get(name, 0) for name in COUNTS if name != "written"})
+    report.counts["written"] = data.get("would_write" if dry_run else "written", 0)
+    report.warnings.update(data.get("warnings", {}))
+    report.warning_paths = {rule: Counter(paths) for rule, paths in data.get("warning_paths", {}).items()}
+    report.samples = {rule: list(ids) for rule, ids in data.get("sample_ids", {}).items()}
+    report.dead_letter_rules.update(data.get("dead_letter_rules", {}))
+    report.this_run.update(data.get("this_run", {}))
+    return report
+
+
+def combine_reports(parts: list[CollectionReport]) -> CollectionReport:
+    """The segments of one collection as one report: counts, warnings and rules summed (exact: each segment's
+    counts are its totals since its load began), sample ids pooled, the wall time the longest segment's."""
+    first = parts[0]
+    combined = CollectionReport(first.collection, first.dry_run, capacity=first.capacity,
+                                segment=f"{len(parts)} segments", seconds=max(part.seconds for part in parts))
+    for part in parts:
+        combined.counts.update(part.counts)
+        combined.warnings.update(part.warnings)
+        combined.dead_letter_rules.update(part.dead_letter_rules)
+        combined.this_run.update(part.this_run)
+        for rule, paths in part.warning_paths.items():
+            combined.warning_paths.setdefault(rule, Counter()).update(paths)
+        for rule, ids in part.samples.items():
+            for legacy_id in ids:
+                combined.sample(rule, legacy_id)
+        combined.error = combined.error or (f"segment {part.segment}: {part.error}" if part.error else None)
+    return combined
 
 
 @dataclass
@@ -105,16 +148,18 @@ class Target:
 
 
 class DeadLetterFile:
-    """JSON lines: collection, _id, rule, message, the original document as canonical extended JSON."""
+    """JSON lines: collection, _id, rule, message, the original document as canonical extended JSON. Appends from
+    several threads (the sync's) are whole lines: one writer at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
 
     def append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()
@@ -127,7 +172,7 @@ class DeadLetterFile:
         for line in self.path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             legacy_id = json_util.loads(record["_id"])
-            beyond = watermark is None or (type(legacy_id) is type(watermark) and legacy_id > watermark)
+            beyond = watermark is None or sort_key(legacy_id) > sort_key(watermark)  # MongoDB's order of _ids
             if not (record["collection"] == collection and beyond):
                 kept.append(line)
         temporary = self.path.with_suffix(".tmp")
@@ -254,13 +299,17 @@ def change_stream_position(collection: pymongo.collection.Collection) -> Any:
 
 def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_size: int, workers: int,
              target: Target | None, restart: bool, dead_letters: DeadLetterFile | None,
-             progress: Callable[[int], None] = lambda n: None, checkpoint_every: int = 1) -> CollectionReport:
-    """Load one collection (or, with `target=None`, analyse it as a dry-run). Never raises for bad documents."""
+             progress: Callable[[int], None] = lambda n: None, checkpoint_every: int = 1,
+             segment: Segment | None = None, split_token: Any = None) -> CollectionReport:
+    """Load one collection, or one `segment` of it (or, with `target=None`, analyse it as a dry-run). Never raises
+    for bad documents. A segment's checkpoint is its own; its change-stream position is the split's
+    (`split_token`), taken once before any segment started."""
     started = time.monotonic()
+    segment = segment or Segment(mapper.collection)
     report = CollectionReport(mapper.collection, dry_run=target is None)
-    checkpoint = LoadCheckpoint(collection=mapper.collection)
+    checkpoint = LoadCheckpoint(collection=segment.name)
     if target is not None:
-        previous = None if restart else target.state.load("load", mapper.collection)
+        previous = None if restart else target.state.load("load", segment.name)
         if previous is not None:
             checkpoint = previous
             checkpoint.completed_at = ""  # set again only when this run reaches the end
@@ -272,11 +321,13 @@ def run_load(source: pymongo.collection.Collection, mapper: Mapper, *, batch_siz
         else:
             if dead_letters is not None:
                 dead_letters.drop_after(mapper.collection, None)
-            checkpoint.change_stream_token = change_stream_position(source)
+            checkpoint.change_stream_token = split_token if segment.count > 1 else change_stream_position(source)
             checkpoint.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             target.state.save("load", checkpoint)
             target.state.delete("sync", mapper.collection)  # the sync starts again from this load's position
-    query = {} if checkpoint.watermark is None else {"_id": {"$gt": checkpoint.watermark}}
+            if segment.count == 1:
+                target.state.delete("split", mapper.collection)  # a whole load replaces an earlier split
+    query = segment.query(after=checkpoint.watermark)  # in MongoDB's order of _ids, whatever their types
     cursor = source.find(query, sort=[("_id", pymongo.ASCENDING)], batch_size=READ_BATCH)
     stop = threading.Event()
     committer = Committer(checkpoint, report, dead_letters,

@@ -52,6 +52,7 @@ class Converted:
 class Mapper(Protocol):
     collection: str
     spec: TableSpec
+    key_fields: tuple[str, ...]  # the legacy fields the item's key is made from: changing one moves the item
 
     def convert(self, doc: dict[str, Any]) -> Converted: ...
 

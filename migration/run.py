@@ -12,11 +12,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from migration.capacity import (NEW_ON_DEMAND_WRITES, SAMPLE_DOCUMENTS, TableCapacity, load_estimate,
+                                table_capacity, write_units_per_item)
 from migration.collections import mappers
-from migration.load import CHECKPOINT_SECONDS, CollectionReport, DeadLetterFile, Target, run_load
+from migration.load import (CHECKPOINT_SECONDS, CollectionReport, DeadLetterFile, Target, change_stream_position,
+                            run_load)
+from migration.mapping import Mapper
 from migration.media import MediaCopier
 from migration.progress import progress
-from migration.report import write_report
+from migration.report import summary_table, write_report
+from migration.segments import (MAX_SEGMENTS, Segment, Split, add_segment_flags, record_split, segment_of,
+                                segment_path, split_points)
 from migration.settings import (
     DEFAULT_MEDIA_WORKERS,
     EXIT_FAILED,
@@ -37,6 +43,9 @@ EXAMPLES = """examples:
   python -m migration.run --dry-run --mongo-uri mongodb://legacy:27017 --stage prod --media-dir /var/www/uploads
   python -m migration.run --stack prod --mongo-uri "$MONGO_URI" --media-dir /var/www/uploads --yes
   MONGO_URI=mongodb://127.0.0.1:27017 python -m migration.run --stage local --collections images --restart
+  python -m migration.run --stack prod --mongo-uri "$MONGO_URI" --yes --parallel 4     # 4 segments, 4 processes
+  python -m migration.run --stack prod --mongo-uri "$MONGO_URI" --yes --segments 16 --no-verify  # one of 16
+      machines: --segment I, or AWS Batch's AWS_BATCH_JOB_ARRAY_INDEX (0-based) + 1
 """
 
 
@@ -45,7 +54,7 @@ DEFAULT_CHECKPOINT_EVERY = 10  # a checkpoint PutItem per batch was ~17 % of a l
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m migration.run", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--dry-run", action="store_true",
                         help="read, convert and validate everything; write nothing anywhere; tables need not exist")
     add_connection_flags(parser)
@@ -64,13 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JSON-lines file for documents that cannot become items "
                              "(default: migration-dead-letters.jsonl)")
     parser.add_argument("--yes", action="store_true", help="do not ask before writing to the prod stage")
+    split = add_segment_flags(parser)
+    split.add_argument("--parallel", type=int, metavar="N",
+                       help="run all N segments here as N processes (the split recorded first), then combine their "
+                            "reports and verify once; memory: N times one load's")
     return parser
 
 
 def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Path | None,
             dynamodb: Any = None, policy: RetryPolicy | None = None,
-            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> dict[str, CollectionReport]:
-    """Load every selected collection (the users first, so images find their owners); returns the reports.
+            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, segments: int = 1,
+            segment: int = 0) -> dict[str, CollectionReport]:
+    """Load every selected collection (the users first, so images find their owners), or the `segment`-th
+    (0-based) of `segments` ranges of each; returns the reports.
 
     `dynamodb` and `policy` let a caller supply its own client (with botocore event hooks, say) and retry policy.
     """
@@ -91,11 +106,18 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
                 target = Target(client, settings.tables[name], StateStore(client, settings.tables["migration-state"]),
                                 copier, policy or RetryPolicy(), stats)
             total = database[name].estimated_document_count()
-            with progress(f"{'analysing' if dry_run else 'migrating'} {name}", total) as advance:
+            capacity = estimate(settings, database[name], mapper, total, dynamodb)
+            part, split_token = split_part(settings, database[name], name, segments, segment,
+                                           None if target is None else target.state)
+            letters = segment_path(dead_letter or Path("migration-dead-letters.jsonl"), segment, segments)
+            with progress(f"{'analysing' if dry_run else 'migrating'} {part.name}", total // segments) as advance:
                 reports[name] = run_load(
                     database[name], mapper, batch_size=settings.batch_size, workers=settings.workers, target=target,
-                    restart=restart, dead_letters=None if dry_run else DeadLetterFile(dead_letter or Path(
-                        "migration-dead-letters.jsonl")), progress=advance, checkpoint_every=checkpoint_every)
+                    restart=restart, dead_letters=None if dry_run else DeadLetterFile(letters), progress=advance,
+                    checkpoint_every=checkpoint_every, segment=part, split_token=split_token)
+            reports[name].capacity = capacity
+            if segments > 1:
+                reports[name].segment = f"{segment + 1}of{segments}"
             if target is not None and target.media is not None:
                 target.media.close()
             reports[name].this_run.update({"requests": stats.requests,
@@ -108,41 +130,33 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
     return reports
 
 
-def summary_table(reports: dict[str, CollectionReport], verify: dict[str, dict] | None) -> str:
-    dry_run = next(iter(reports.values())).dry_run if reports else False
-    written = "would write" if dry_run else "written"
-    header = f"{'collection':<12}{'read':>10}{written:>13}{'skipped':>9}{'dead-letter':>13}{'media':>8}" \
-             f"{'missing':>9}{'seconds':>9}"
-    lines = [header, "-" * len(header)]
-    for name, report in reports.items():
-        c = report.counts
-        lines.append(f"{name:<12}{c['read']:>10,}{c['written']:>13,}{c['skipped']:>9,}{c['dead_lettered']:>13,}"
-                     f"{c['media_copied']:>8,}{c['media_missing']:>9,}{report.seconds:>9.1f}")
-    for name, report in reports.items():
-        if report.warnings or report.dead_letter_rules:
-            lines.append(f"\n{name}: findings by rule (sample ids)")
-            for rule, count in sorted(report.dead_letter_rules.items()):
-                ids = ", ".join(report.samples.get(f"dead_letter:{rule}", []))
-                lines.append(f"  dead-letter {rule:<26}{count:>8,}  {ids}")
-            for rule, count in sorted(report.warnings.items()):
-                paths = ", ".join(report.warning_paths.get(rule, {}))[:60]
-                examples = ", ".join(report.samples.get(rule, [])[:2])
-                where = (f"  at {paths}" if paths else "") + (f"  e.g. {examples}" if examples else "")
-                lines.append(f"  warning     {rule:<26}{count:>8,}{where}")
-        if report.resumed_after or not report.dry_run:
-            run = report.this_run
-            lines.append(f"{name}: this run read {run['read']:,}, wrote {run['written']:,} items, uploaded "
-                         f"{run['media_uploaded']:,} files" + (f" (resumed after _id {report.resumed_after})"
-                                                               if report.resumed_after else ""))
-        if report.error:
-            lines.append(f"\n{name}: FAILED: {report.error}")
-    if verify:
-        lines.append("")
-        for name, result in verify.items():
-            lines.append(f"verify {name}: matched {result['matched']:,}, missing {result['missing']:,}, "
-                         f"extra {result['extra']:,}, different {result['different']:,}, "
-                         f"media mismatched {result.get('media_mismatched', 0):,}")
-    return "\n".join(lines)
+def split_part(settings: Settings, collection: Any, name: str, segments: int, index: int,
+               state: StateStore | None) -> tuple[Segment, Any]:
+    """This process's segment of a collection and the split's change-stream position: the recorded split, or one
+    recorded now; a dry-run computes it only."""
+    if segments == 1:
+        return Segment(name), None
+    if state is None:
+        return Split(name, segments, split_points(collection, segments), None, "").segment(index), None
+    split = record_split(state.client, state.table, collection, name, segments,
+                         lambda: change_stream_position(collection))
+    return split.segment(index), split.change_stream_token
+
+
+def estimate(settings: Settings, collection: Any, mapper: Mapper, documents: int, dynamodb: Any) -> dict[str, Any]:
+    """Print, before anything is written (and in dry-run), what the target table takes and the least time the
+    load needs at that rate; returned for the report."""
+    table = settings.tables.get(mapper.collection)
+    if table is None:
+        capacity = TableCapacity(f"the {mapper.collection} table", "unknown", NEW_ON_DEMAND_WRITES,
+                                 "no table named (--stage/--stack): a new on-demand table's warm throughput")
+    else:
+        capacity = table_capacity(dynamodb or settings.client("dynamodb"), table)
+    units = write_units_per_item(mapper, collection.find({}, limit=SAMPLE_DOCUMENTS))
+    print(f"{mapper.collection}: {load_estimate(documents, units, capacity)}", flush=True)
+    return {"table": capacity.table, "mode": capacity.mode, "writes_per_second": capacity.writes_per_second,
+            "limited_by": capacity.limited_by, "write_units_per_item": round(units, 3),
+            "estimated_seconds": round(documents * units / capacity.writes_per_second, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,12 +165,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not 1 <= args.checkpoint_every <= 1000:
             raise UsageError(f"--checkpoint-every must be from 1 to 1000 (got {args.checkpoint_every})")
+        if args.parallel is not None and not (2 <= args.parallel <= MAX_SEGMENTS and args.segments == 1
+                                              and args.segment is None):
+            raise UsageError(f"--parallel N runs segments 1-N itself: N from 2 to {MAX_SEGMENTS}, without "
+                             f"--segments or --segment")
         settings = resolve(args, batch_size=args.batch_size)
+        segment = segment_of(args)
         if not args.dry_run:
             check_targets(settings, [*settings.collections, "migration-state"], need_bucket=bool(args.media_dir))
             confirm_prod(settings, args.yes)
+        if args.parallel:
+            from migration.parallel import run_parallel
+
+            return run_parallel(settings, args, list(argv if argv is not None else sys.argv[1:]))
         reports = migrate(settings, dry_run=args.dry_run, restart=args.restart, dead_letter=args.dead_letter,
-                          checkpoint_every=args.checkpoint_every)
+                          checkpoint_every=args.checkpoint_every, segments=args.segments, segment=segment)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -165,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run and not args.no_verify and not any(r.error for r in reports.values()):
         from migration.verify import has_differences, verify_all
 
-        verify_results = verify_all(settings)
+        verify_results = verify_all(settings, segments=args.segments, segment=segment)
         failed = failed or has_differences(verify_results)
     exit_code = EXIT_FAILED if failed else EXIT_OK
     print(summary_table(reports, verify_results))
@@ -173,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         write_report(args.report, "dry-run" if args.dry_run else "run", reports, verify_results, exit_code)
         print(f"\nreport: {args.report}")
     if any(r.counts["dead_lettered"] for r in reports.values()) and not args.dry_run:
-        print(f"dead letters: {args.dead_letter}")
+        print(f"dead letters: {segment_path(args.dead_letter, segment, args.segments)}")
     return exit_code
 
 

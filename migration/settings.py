@@ -89,7 +89,10 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--media-bucket", default=env("MEDIA_BUCKET"), help="S3 bucket for media [MEDIA_BUCKET]")
     group.add_argument("--collections", default=",".join(COLLECTIONS),
                        help="comma-separated subset of users,images (default: both, users first)")
-    group.add_argument("--workers", type=int, default=4, help="parallel writer/reader threads (default: 4)")
+    group.add_argument("--workers", type=int, default=4,
+                       help="threads, 1-64 (default: 4): BatchWriteItem writers (run), scan segments (verify), "
+                            "documents applied at once per collection (sync; each document's changes stay in "
+                            "order)")
     group.add_argument("--report", type=Path, help="write the JSON report here")
 
 

@@ -15,6 +15,11 @@ during the load are replayed) and resumed from the token checkpointed in the mig
 - a change for an item that is gone is written only when it is newer than the item's tombstone: an older write
   cannot bring back what a later delete removed, on either side.
 
+Changes of different documents are applied concurrently (`--workers` threads per collection), each document's
+own changes strictly in stream order: a batch is grouped by document key, every group runs in order on one thread,
+and the batch is checkpointed only once every group is done. Memory is bounded by one batch (`--batch-size`
+changes) per collection, whatever the thread count.
+
 Transient failures - DynamoDB throttling and 5xx answers, dropped connections, a MongoDB failover or network
 error - do not stop it: the collection waits (exponential backoff with full jitter, its growing lag printed and, as
 far as the state table answers, heartbeated) and resumes from its last checkpoint, which is harmless since applying
@@ -35,6 +40,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,7 @@ from migration.convert import AttributeValue, Findings, Unconvertible
 from migration.load import DeadLetterFile, dead_letter_record
 from migration.mapping import Converted, Mapper, legacy_id_string
 from migration.media import MediaCopier
+from migration.segments import read_split
 from migration.settings import (
     EXIT_FAILED,
     EXIT_OK,
@@ -89,15 +96,23 @@ class SyncError(Exception):
 
 @dataclass
 class SyncStats:
+    """Counts shared by a collection's apply threads (updated under the lock)."""
+
     counts: Counter = field(default_factory=Counter)
     recent_conflicts: list[dict[str, Any]] = field(default_factory=list)
     lag_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[outcome] += n
 
     def conflict(self, collection: str, legacy_id: str, what: str) -> None:
-        self.counts["conflicts"] += 1
-        self.recent_conflicts = (self.recent_conflicts + [{
-            "collection": collection, "id": legacy_id, "change": what, "winner": ORIGIN_AWS,
-            "at": now_timestamp()}])[-RECENT_CONFLICTS:]
+        with self.lock:
+            self.counts["conflicts"] += 1
+            self.recent_conflicts = (self.recent_conflicts + [{
+                "collection": collection, "id": legacy_id, "change": what, "winner": ORIGIN_AWS,
+                "at": now_timestamp()}])[-RECENT_CONFLICTS:]
 
 
 def transient_reason(error: BaseException) -> str | None:
@@ -152,15 +167,25 @@ class TableApplier:
                 return keys
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def upsert(self, converted: Converted, doc: dict[str, Any], inserted: bool = False) -> str:
+    def upsert(self, converted: Converted, doc: dict[str, Any], inserted: bool = False,
+               same_key: bool = False) -> str:
         """Write the changed document's item under the version rule; `inserted`: the change was an insert, so
         the item is most likely not there and the tombstone check comes first (one transaction, not three
-        calls)."""
+        calls); `same_key`: an update that left the key's fields alone, so the item is most likely where the
+        document says - one conditional put, and the general path below only when that put fails (no item
+        there, or a newer one)."""
         item = converted.item
         item_id = item[self.spec.hash_key.name]["S"]
         values = {":v": item[VERSION_ATTRIBUTE], ":legacy": {"S": ORIGIN_LEGACY}}
         conditional = {"ExpressionAttributeNames": NAMES, "ExpressionAttributeValues": values}
         new_key = {name: item[name] for name in self.spec.key_names}
+        if same_key and self.spec.range_key is not None:
+            try:
+                self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression=REPLACES, **conditional)
+                return "applied"
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
         moved = [key for key in self._existing_keys(item_id) if key != new_key] \
             if self.spec.range_key is not None else []
         if inserted and not moved:
@@ -254,7 +279,7 @@ class CollectionSync:
 
     def __init__(self, settings: Settings, database: Any, name: str, mapper: Mapper, state: StateStore,
                  dynamodb: Any, copier: MediaCopier | None, dead_letters: DeadLetterFile, batch_size: int,
-                 retry_for: float = RETRY_FOR_SECONDS) -> None:
+                 retry_for: float = RETRY_FOR_SECONDS, workers: int = 1) -> None:
         self.settings, self.name, self.mapper, self.state = settings, name, mapper, state
         self.collection = database[name]
         self.stats = SyncStats()
@@ -265,26 +290,33 @@ class CollectionSync:
         self.last_heartbeat = 0.0
         self.last_change_ms: int | None = None  # when the newest applied change happened (the lag's reference)
         self.progress = 0  # batches applied: a retry budget restarts once the sync moves again
+        self.workers = workers
 
     def start_position(self) -> dict[str, Any]:
         saved = self.state.load_document(f"{STATE_JOB}#{self.name}")
         if saved and saved.get("resumeToken"):
             return {"resume_after": saved["resumeToken"]}
         checkpoint = self.state.load("load", self.name)
-        if checkpoint is None or not checkpoint.change_stream_token:
+        split = read_split(self.state.client, self.state.table, self.name)  # a load in segments: their position
+        position = checkpoint.change_stream_token if checkpoint is not None else \
+            split.change_stream_token if split is not None else None
+        if not position:
             raise SyncError(f"{self.name}: no full load is recorded, so there is no position to sync from; run "
                             f"`python -m migration.run --collections {self.name}` first")
-        position = checkpoint.change_stream_token
         if "resumeAfter" in position:
             return {"resume_after": position["resumeAfter"]}
         return {"start_at_operation_time": position["startAtOperationTime"]}
 
     def run(self, stop: threading.Event, once: bool) -> None:
         """Follow the stream; wait out transient failures (resuming from the last checkpoint) within the budget."""
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"apply-{self.name}") as pool:
+            self._run(stop, once, pool)
+
+    def _run(self, stop: threading.Event, once: bool, pool: ThreadPoolExecutor) -> None:
         attempt, failing_since, progress_then = 0, 0.0, -1
         while True:
             try:
-                self.follow(stop, once)
+                self.follow(stop, once, pool)
                 return
             except SyncError:
                 raise
@@ -302,7 +334,7 @@ class CollectionSync:
                         f"{self.name}: gave up after {attempt} attempts in {waited:.0f} s without progress (last: "
                         f"{reason}: {str(error)[:200]}); the position is saved - fix the cause and run "
                         f"`python -m migration.sync` again with the same flags") from None
-                self.stats.counts["retries"] += 1
+                self.stats.add("retries")
                 self._report_wait(reason, attempt, delay)
                 if stop.wait(delay):
                     return
@@ -321,7 +353,7 @@ class CollectionSync:
         except (ClientError, *CONNECTION_ERRORS):
             pass  # the state table is what is failing; the printed line says it
 
-    def follow(self, stop: threading.Event, once: bool) -> None:
+    def follow(self, stop: threading.Event, once: bool, pool: ThreadPoolExecutor | None = None) -> None:
         position = self.start_position()
         try:
             with self.collection.watch(full_document="updateLookup", max_await_time_ms=250, **position) as stream:
@@ -332,8 +364,7 @@ class CollectionSync:
                         if change is None:
                             break
                         batch.append(change)
-                    for change in batch:
-                        self.apply(change)
+                    self.apply_batch(batch, pool)
                     if batch:
                         self.last_change_ms = change_millis(batch[-1])
                         self.stats.lag_seconds = max(0.0, time.time() - self.last_change_ms / 1000)
@@ -358,6 +389,34 @@ class CollectionSync:
                 raise
             raise SyncError(f"{self.name}: the change stream failed: {error}") from None
 
+    def apply_batch(self, batch: list[dict[str, Any]], pool: ThreadPoolExecutor | None) -> None:
+        """Apply a batch: each document's changes in stream order on one thread, different documents concurrently;
+        returns once all are applied, or raises the first failure once the others finished (the batch is then
+        replayed from the last checkpoint, which is harmless: applying a change twice is). Events without a
+        document key (drop, invalidate, index changes) come last, in order: a drop ends the stream."""
+        by_document: dict[str, list[dict[str, Any]]] = {}
+        others: list[dict[str, Any]] = []
+        for change in batch:
+            if "documentKey" in change:
+                by_document.setdefault(legacy_id_string(change["documentKey"]), []).append(change)
+            else:
+                others.append(change)
+        if pool is None or self.workers == 1 or len(by_document) < 2:
+            for changes in by_document.values():
+                self._apply_in_order(changes)
+        else:
+            futures = [pool.submit(self._apply_in_order, changes) for changes in by_document.values()]
+            wait(futures)  # every group ends before the batch does: nothing runs on behind a retry or a checkpoint
+            failures = [error for error in (future.exception() for future in futures) if error is not None]
+            if failures:
+                raise failures[0]
+        for change in others:
+            self.apply(change)
+
+    def _apply_in_order(self, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            self.apply(change)
+
     def apply(self, change: dict[str, Any]) -> None:
         kind = change["operationType"]
         if kind == "invalidate" or kind in ("drop", "rename", "dropDatabase"):
@@ -365,23 +424,30 @@ class CollectionSync:
                             f"ended. Re-run the full load for it (`python -m migration.run --collections "
                             f"{self.name} --restart`)")
         if kind == "delete":
-            self.stats.counts[self.applier.delete(legacy_id_string(change["documentKey"]), change_millis(change))] += 1
+            self.stats.add(self.applier.delete(legacy_id_string(change["documentKey"]), change_millis(change)))
             return
         if kind not in ("insert", "update", "replace"):
             return  # index and metadata events carry no document
         doc = change.get("fullDocument")
         if doc is None:
-            self.stats.counts["gone"] += 1  # deleted before it could be read; its delete event follows
+            self.stats.add("gone")  # deleted before it could be read; its delete event follows
             return
         try:
             converted = self.mapper.convert(doc)
         except Unconvertible as error:
-            self.dead_letters.append([dead_letter_record(self.name, doc, error.rule, error.message)])
-            self.stats.counts["dead_lettered"] += 1
+            self.dead_letters.append([dead_letter_record(self.name, doc, error.rule, str(error))])
+            self.stats.add("dead_lettered")
             return
         if self.copier is not None and converted.media:
-            self.stats.counts["media_uploaded"] += self.copier.copy_all(converted.media)
-        self.stats.counts[self.applier.upsert(converted, doc, inserted=kind == "insert")] += 1
+            self.stats.add("media_uploaded", self.copier.copy_all(converted.media))
+        self.stats.add(self.applier.upsert(converted, doc, inserted=kind == "insert",
+                                           same_key=kind == "update" and not self._touches_key(change)))
+
+    def _touches_key(self, change: dict[str, Any]) -> bool:
+        """An update event that set or removed a field of the item's key (images: `createdAt`)."""
+        description = change.get("updateDescription") or {}
+        fields = [*(description.get("updatedFields") or {}), *(description.get("removedFields") or [])]
+        return any(field.split(".")[0] in self.mapper.key_fields for field in fields)
 
     def checkpoint(self, token: Any) -> None:
         self.state.save_document(f"{STATE_JOB}#{self.name}", {
@@ -420,11 +486,13 @@ def sync(settings: Settings, once: bool, batch_size: int, dead_letter: Path, rep
     mongo = check_mongo(settings)
     dynamodb = settings.client("dynamodb")
     state = StateStore(dynamodb, settings.tables["migration-state"])
-    copier = MediaCopier(settings.client("s3"), settings.media_bucket or "", settings.media_dir) \
-        if settings.media_dir is not None else None
+    copier = None if settings.media_dir is None else \
+        MediaCopier(settings.media_client(), settings.media_bucket or "", settings.media_dir, settings.workers)
     all_mappers = mappers(settings.media_dir)
+    dead_letters = DeadLetterFile(dead_letter)
     syncs = [CollectionSync(settings, mongo[settings.mongo_db], name, all_mappers[name], state, dynamodb,
-                            copier if name == "images" else None, DeadLetterFile(dead_letter), batch_size, retry_for)
+                            copier if name == "images" else None, dead_letters, batch_size, retry_for,
+                            settings.workers)
              for name in settings.collections]
     for one in syncs:
         try:
@@ -456,6 +524,8 @@ def sync(settings: Settings, once: bool, batch_size: int, dead_letter: Path, rep
         for thread in threads:
             thread.join()
         mongo.close()
+        if copier is not None:
+            copier.close()
     if errors:
         error = errors[0]
         if isinstance(error, (SyncError, PyMongoError, ClientError)):

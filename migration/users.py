@@ -21,6 +21,7 @@ from migration.mapping import Converted, check_item, convert_fields, legacy_id_s
 class UsersMapper:
     collection = "users"
     spec = USERS
+    key_fields = ("_id",)
 
     def convert(self, doc: dict[str, Any]) -> Converted:
         findings = Findings()

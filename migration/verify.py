@@ -31,6 +31,7 @@ from migration.convert import item_digest
 from migration.mapping import Converted, legacy_id_of
 from migration.media import stored_checksum
 from migration.report import write_report
+from migration.segments import Segment, add_segment_flags, read_split, segment_of
 from migration.settings import (
     EXIT_FAILED,
     EXIT_OK,
@@ -142,14 +143,16 @@ def verify_forward(settings: Settings, mapper: Any, docs: Iterable[dict[str, Any
             future.result()
 
 
-def verify_backward(settings: Settings, mapper: Any, collection: Any, result: Result) -> None:
+def verify_backward(settings: Settings, mapper: Any, collection: Any, result: Result, part: Segment) -> None:
+    """Scan segments `part.index * workers` to `(part.index + 1) * workers - 1` of `part.count * workers`: N
+    verifiers of a split load together scan every item exactly once."""
     dynamodb = settings.client("dynamodb")
     table, spec = settings.tables[mapper.collection], mapper.spec
     hash_key = spec.hash_key.name
 
     def segment(number: int) -> None:
         ids: list[Any] = []
-        kwargs: dict[str, Any] = {"TableName": table, "Segment": number, "TotalSegments": settings.workers,
+        kwargs: dict[str, Any] = {"TableName": table, "Segment": number, "TotalSegments": settings.workers * part.count,
                                   "ProjectionExpression": "#k", "ExpressionAttributeNames": {"#k": hash_key}}
         while True:
             page = dynamodb.scan(**kwargs)
@@ -164,7 +167,7 @@ def verify_backward(settings: Settings, mapper: Any, collection: Any, result: Re
             _check_exist(collection, ids, result)
 
     with ThreadPoolExecutor(settings.workers) as pool:
-        list(pool.map(segment, range(settings.workers)))
+        list(pool.map(segment, range(part.index * settings.workers, (part.index + 1) * settings.workers)))
 
 
 def _check_exist(collection: Any, ids: list[Any], result: Result) -> None:
@@ -175,8 +178,11 @@ def _check_exist(collection: Any, ids: list[Any], result: Result) -> None:
             result.add("extra", legacy_id)
 
 
-def verify_all(settings: Settings, sample: int | None = None) -> dict[str, dict[str, Any]]:
-    """Verify every selected collection; returns `{collection: {matched, missing, extra, different, ...}}`."""
+def verify_all(settings: Settings, sample: int | None = None, segments: int = 1,
+               segment: int = 0) -> dict[str, dict[str, Any]]:
+    """Verify every selected collection, or the `segment`-th (0-based) of the `segments` its load was split into
+    (forward: that `_id` range; backward: that share of the table's scan segments); returns `{collection:
+    {matched, missing, extra, different, ...}}`."""
     mongo = check_mongo(settings)
     results: dict[str, dict[str, Any]] = {}
     try:
@@ -189,16 +195,31 @@ def verify_all(settings: Settings, sample: int | None = None) -> dict[str, dict[
                 docs: Iterable[dict[str, Any]] = collection.aggregate([{"$sample": {"size": sample}}])
                 verify_forward(settings, mapper, docs, result)
             else:
-                backward = threading.Thread(target=verify_backward, args=(settings, mapper, collection, result))
+                part = _part(settings, name, segments, segment)
+                backward = threading.Thread(target=verify_backward, args=(settings, mapper, collection, result,
+                                                                          part))
                 backward.start()
-                verify_forward(settings, mapper, collection.find({}, batch_size=1000), result)
+                verify_forward(settings, mapper, collection.find(part.query(), batch_size=1000), result)
                 backward.join()
             results[name] = result.to_json(time.monotonic() - started)
-            results[name]["mode"] = f"sample of {sample}" if sample else "full"
+            results[name]["mode"] = f"sample of {sample}" if sample else \
+                "full" if segments == 1 else f"segment {segment + 1} of {segments}"
     finally:
         mongo.close()
     _remember(settings, results)
     return results
+
+
+def _part(settings: Settings, name: str, segments: int, index: int) -> Segment:
+    """The segment to verify: the whole collection, or the `index`-th of its recorded split."""
+    if segments == 1:
+        return Segment(name)
+    split = read_split(settings.client("dynamodb"), settings.tables["migration-state"], name)
+    if split is None or split.count != segments:
+        raise UsageError(f"{name}: no split into {segments} segments is recorded "
+                         f"({'none' if split is None else f'it is split into {split.count}'}); verify with the "
+                         f"--segments its load used, or without --segments")
+    return split.segment(index)
 
 
 def has_differences(results: dict[str, dict[str, Any]]) -> bool:
@@ -229,13 +250,15 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_connection_flags(parser)
     parser.add_argument("--sample", type=int, help="check N random documents instead of everything")
+    add_segment_flags(parser)
     args = parser.parse_args(argv)
     try:
-        if args.sample is not None and args.sample < 1:
-            raise UsageError(f"--sample must be at least 1 (got {args.sample})")
+        if args.sample is not None and (args.sample < 1 or args.segments > 1):
+            raise UsageError(f"--sample must be at least 1, and without --segments (got {args.sample})")
         settings = resolve(args)
+        segment = segment_of(args)
         check_targets(settings, list(settings.collections), need_bucket=bool(args.media_dir))
-        results = verify_all(settings, args.sample)
+        results = verify_all(settings, args.sample, args.segments, segment)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -49,6 +49,7 @@ class TableSpec:
     ttl_attribute: str | None = None
     stream: StreamView | None = None
     description: str = ""
+    bulk_loaded: bool = False  # the full load writes it at full speed: pre-warmed per stage (mumble:warm*)
 
     @property
     def keys(self) -> tuple[Key, ...]:
@@ -86,6 +87,7 @@ USERS = TableSpec(
     indexes=(GlobalIndex("EmailIndex", Key("email")),),  # sign-in and Cognito user migration look users up by email
     stream="NEW_AND_OLD_IMAGES",  # reverse sync back to MongoDB while rollback must stay possible
     description="Mumble users (migrated from MongoDB `users`).",
+    bulk_loaded=True,
 )
 
 IMAGES = TableSpec(
@@ -95,6 +97,7 @@ IMAGES = TableSpec(
     indexes=(GlobalIndex("UserIndex", Key("userId"), Key("createdAt")),),  # a user's gallery, newest first
     stream="NEW_AND_OLD_IMAGES",
     description="Generated images (migrated from MongoDB `images`).",
+    bulk_loaded=True,
 )
 
 MIGRATION_STATE = TableSpec(

@@ -117,6 +117,13 @@ def test_tables_follow_the_specs_and_the_stage(plan: OfflinePlan) -> None:
         assert (props.get("streamViewType") == "NEW_AND_OLD_IMAGES") == (spec.logical_name in ("users", "images"))
         assert props.get("ttl", {}).get("attributeName") == spec.ttl_attribute
         assert table.protect == table.retain_on_delete == (plan.stage == "prod")
+        warm = int(config.get("mumble:warmWriteUnitsPerSecond", "0"))
+        expected = {"writeUnitsPerSecond": warm} if warm and spec.bulk_loaded else None
+        assert props.get("warmThroughput") == expected, spec.logical_name
+        for index in props.get("globalSecondaryIndexes", []):
+            assert index.get("warmThroughput") == expected, index["name"]  # a cold index throttles the table
+    if plan.stage == "prod":
+        assert tables["mumble-prod-images"].inputs["warmThroughput"]["writeUnitsPerSecond"] >= 10_000
 
 
 # --- functions ---------------------------------------------------------------------------------------------------

@@ -139,6 +139,8 @@ BAD_VALUES = [
     ("dev", "siteDir", " ", "must not be empty"),
     ("dev", "openaiImageModel", "GPT Image!", "must be an OpenAI model id"),
     ("dev", "openaiTranscriptionModel", "", "must be an OpenAI model id"),
+    ("prod", "warmWriteUnitsPerSecond", "1000", "must be 0 (not pre-warmed) or an integer from 4000 to 1000000"),
+    ("prod", "warmReadUnitsPerSecond", "2000000", "must be 0 (not pre-warmed) or an integer from 12000 to"),
 ]
 
 

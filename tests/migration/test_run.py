@@ -14,7 +14,7 @@ import pymongo
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from local.aws import LocalAws, create_buckets, create_tables
+from local.aws import LocalAws, create_tables
 from local.sample_data import SampleSpec, seed
 from local.services import SecantusDB
 from migration import run, verify
@@ -25,19 +25,6 @@ from migration.writer import RetryPolicy
 from tests.conftest import ROOT
 
 SPEC = SampleSpec(users=60, images=400, seed=3)
-
-
-@pytest.fixture
-def legacy(mongo_server, mongo_db, local_aws: LocalAws, tmp_path: Path) -> dict:
-    """Sample legacy data with media, the new tables and bucket, and the flags that connect them."""
-    uploads = tmp_path / "uploads"
-    seed(mongo_db, SPEC, uploads)
-    create_tables(local_aws)
-    create_buckets(local_aws)
-    args = ["--mongo-uri", mongo_server.uri, "--mongo-db", mongo_db.name, "--endpoint-url", local_aws.endpoint_url,
-            "--stage", "test", "--media-dir", str(uploads), "--media-bucket", "mumble-test-media",
-            "--dead-letter", str(tmp_path / "dead.jsonl")]
-    return {"args": args, "db": mongo_db, "aws": local_aws, "tmp": tmp_path, "uploads": uploads}
 
 
 def count(aws: LocalAws, table: str) -> int:
@@ -60,7 +47,12 @@ def test_dry_run_analyses_everything_and_writes_nothing_anywhere(legacy, moto_se
     assert images["warnings"]["media_missing"] == images["media_missing"] > 0
     assert {"read", "would_write", "skipped", "dead_lettered", "warnings", "media_copied", "media_missing",
             "seconds"} <= set(images)
-    assert "dead-letter item_too_large" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dead-letter item_too_large" in out
+    # What the tables would take, before anything (here: a table that is not there yet, so a new one's rate).
+    assert f"images: {SPEC.images:,} documents x 1.0" in out
+    assert "mumble-test-images (unknown) takes 4,000 writes/s at once (not created yet" in out
+    assert images["capacity"]["writes_per_second"] == 4000 and images["capacity"]["mode"] == "unknown"
     assert legacy["aws"].client("dynamodb").list_tables()["TableNames"] == []
     assert legacy["aws"].client("s3").list_buckets()["Buckets"] == []
     assert not (legacy["tmp"] / "dead.jsonl").exists()

@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import ObjectId
 
 from functions.shared.versions import ORIGIN_AWS, format_timestamp, now_millis, stamp, timestamp_millis
-from local.aws import LocalAws, create_buckets, create_tables
-from local.sample_data import SampleSpec, seed
+from local.sample_data import SampleSpec
 from migration import run, sync, verify
-from migration.state import StateStore
+from migration.collections import mappers
+from migration.convert import Unconvertible
 from tests.conftest import ROOT
 
 SPEC = SampleSpec(users=20, images=120, seed=5)
-
-
-@pytest.fixture
-def legacy(mongo_server, mongo_db, local_aws: LocalAws, tmp_path: Path) -> dict:
-    uploads = tmp_path / "uploads"
-    seed(mongo_db, SPEC, uploads)
-    create_tables(local_aws)
-    create_buckets(local_aws)
-    args = ["--mongo-uri", mongo_server.uri, "--mongo-db", mongo_db.name, "--endpoint-url", local_aws.endpoint_url,
-            "--stage", "test", "--media-dir", str(uploads), "--media-bucket", "mumble-test-media",
-            "--dead-letter", str(tmp_path / "dead.jsonl")]
-    return {"args": args, "db": mongo_db, "aws": local_aws, "tmp": tmp_path, "uploads": uploads,
-            "dynamodb": local_aws.client("dynamodb"),
-            "state": StateStore(local_aws.client("dynamodb"), "mumble-test-migration-state")}
 
 
 def load(legacy: dict) -> None:
@@ -126,6 +112,61 @@ def test_replaying_changes_twice_changes_nothing(legacy) -> None:
     (item,) = images_of(legacy, str(image["_id"]))
     assert item["prompt"] == {"S": "take 4"}
     assert verified(legacy)
+
+
+def converts(mapper: Any, doc: dict[str, Any]) -> bool:
+    """The document becomes an item without any finding."""
+    return not unconvertible(mapper, doc) and not mapper.convert(doc).findings.paths
+
+
+def unconvertible(mapper: Any, doc: dict[str, Any]) -> bool:
+    try:
+        mapper.convert(doc)
+    except Unconvertible:
+        return True
+    return False
+
+
+def test_concurrent_apply_keeps_each_documents_changes_in_order(legacy) -> None:
+    """Many documents, each with a run of replacements the version rule cannot order (the legacy app's writes
+    that leave `updatedAt` alone: equal versions, so the later one wins by order alone; replace events carry
+    their own document, unlike updates, which read the latest), half of them ending in a delete. Applied on 8
+    threads: every document ends as its last change left it, and no delete is undone."""
+    load(legacy)
+    db = legacy["db"]
+    mapper = mappers(legacy["uploads"])["images"]
+    images = [doc for doc in db.images.find({"_id": {"$type": "objectId"}}) if converts(mapper, doc)][:30]
+    assert len(images) == 30
+    for image in images:
+        for take in range(6):
+            db.images.replace_one({"_id": image["_id"]}, {**image, "prompt": f"take {take}"})
+    deleted = images[::2]
+    for image in deleted:
+        db.images.replace_one({"_id": image["_id"]}, {**image, "prompt": "just before the delete"})
+        db.images.delete_one({"_id": image["_id"]})
+    assert sync.main([*legacy["args"], "--once", "--workers", "8", "--batch-size", "500"]) == 0
+    for image in images:
+        items = images_of(legacy, str(image["_id"]))
+        if image in deleted:
+            assert items == [], f"{image['_id']} came back after its delete"
+        else:
+            assert [item["prompt"] for item in items] == [{"S": "take 5"}], image["_id"]
+    counts = legacy["state"].load_document("sync#images")["counts"]
+    assert counts["deleted"] == len(deleted)
+    assert verified(legacy)
+
+
+def test_a_changed_document_that_cannot_become_an_item_is_dead_lettered(legacy) -> None:
+    load(legacy)
+    db, dead = legacy["db"], legacy["tmp"] / "dead.jsonl"
+    mapper = mappers(legacy["uploads"])["images"]
+    unusable = next(doc for doc in db.images.find() if unconvertible(mapper, doc))
+    dead.unlink()
+    db.images.update_one({"_id": unusable["_id"]}, {"$set": {"prompt": "still unusable"}})
+    assert sync_once(legacy) == 0
+    (record,) = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert record["collection"] == "images" and record["rule"] and record["message"]
+    assert legacy["state"].load_document("sync#images")["counts"]["dead_lettered"] == 1
 
 
 def test_a_newer_write_on_the_new_stack_wins_and_is_counted_as_a_conflict(legacy) -> None:
