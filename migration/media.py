@@ -5,12 +5,14 @@ before each upload: it PUTs with `If-None-Match: *` (S3's conditional write), so
 never overwritten blindly - S3 answers 412, and only then is its stored checksum compared (re-uploaded if it
 differs). After the first 412 the copier asks first (HEAD) for every file, as a resumed load meets mostly files
 that are there: resuming re-uploads nothing (at most `workers` files' bytes are sent before the switch, and S3
-keeps none of them).
+keeps none of them). Once `2 x workers` HEADs in a row find nothing, the resume is past what earlier runs
+uploaded, and the copier goes back to conditional PUTs (no HEAD per file for the rest of the load).
 """
 
 from __future__ import annotations
 
 import mimetypes
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,9 @@ class MediaCopier:
         self.media_dir = media_dir
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media")
         self._ask_first = False
+        self._absent_in_a_row = 0
+        self._back_to_put_after = 2 * workers
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -68,7 +73,12 @@ class MediaCopier:
                 if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
                     raise
                 self._ask_first = True  # objects are there already: a resumed or repeated load
-        if stored_checksum(self.s3, self.bucket, media.key) == media.sha256:
+        head = head_or_none(self.s3, self.bucket, media.key)
+        with self._lock:
+            self._absent_in_a_row = self._absent_in_a_row + 1 if head is None else 0
+            if self._absent_in_a_row >= self._back_to_put_after:
+                self._ask_first = False  # past what earlier runs uploaded: new files from here on
+        if head is not None and head.get("ChecksumSHA256") == media.sha256:
             return False
         self._put(media, only_if_absent=False)
         return True

@@ -171,6 +171,42 @@ def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: 
     assert result["matched"] == SPEC.images - 1 and result["missing"] == result["different"] == 0
 
 
+def test_kill_9_mid_media_upload_leaves_no_item_without_its_object_and_resume_re_uploads_nothing(legacy) -> None:
+    args = [*legacy["args"], "--collections", "images", "--workers", "1", "--batch-size", "5",
+            "--checkpoint-every", "1", "--media-workers", "2", "--no-verify"]
+    s3, dynamodb = legacy["aws"].client("s3"), legacy["aws"].client("dynamodb")
+    process = subprocess.Popen([sys.executable, "-m", "migration.run", *args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and \
+            s3.list_objects_v2(Bucket="mumble-test-media").get("KeyCount", 0) < 60:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)  # uploads in flight, items of their batches not yet written
+    process.wait()
+    checkpoint = _checkpoint(legacy["aws"], "images")
+    assert checkpoint is not None and not checkpoint.completed_at, "the run finished before it could be killed"
+
+    def objects() -> set[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket="mumble-test-media")
+        return {entry["Key"] for page in pages for entry in page.get("Contents", [])}
+
+    def items_without_their_object(present: set[str]) -> list[str]:
+        pages = dynamodb.get_paginator("scan").paginate(TableName="mumble-test-images")
+        return [item[f"{prefix}Key"]["S"] for page in pages for item in page["Items"]
+                for prefix in ("image", "audio") if f"{prefix}Sha256" in item and item[f"{prefix}Key"]["S"]
+                not in present]
+
+    there = objects()
+    assert items_without_their_object(there) == []
+    report_path = legacy["tmp"] / "resume.json"
+    assert run.main([*args, "--report", str(report_path)]) == 1  # 1: the dead-lettered document
+    images = report(report_path)["images"]
+    after = objects()
+    assert there < after and images["this_run"]["media_uploaded"] == len(after) - len(there)  # none twice
+    assert items_without_their_object(after) == []
+    assert len(after) == images["media_copied"]
+
+
 def test_a_mongodb_outage_mid_run_is_a_clear_error_and_the_rerun_resumes(local_aws, tmp_path: Path) -> None:
     data = tmp_path / "data"
     with SecantusDB(storage_path=data, log_dir=tmp_path) as server:
