@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
+from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
 
 from functions.shared.state_documents import read_document, write_document
 from migration.settings import UsageError
@@ -41,22 +41,24 @@ class SplitMismatch(UsageError):
 
 
 def type_class(value: Any) -> int:
-    """The position of a value's BSON type in MongoDB's sort order."""
+    """The position of a value's BSON type in MongoDB's sort order (str covers Code; anything else, such as a
+    DBRef, is stored as an embedded document)."""
     checks: tuple[tuple[Any, int], ...] = (
         (MinKey, 0), (type(None), 1), (bool, 8), ((int, float, Int64, Decimal128, Decimal), 2), (str, 3),
         (dict, 4), ((list, tuple), 5), ((bytes, Binary, uuid.UUID), 6), (ObjectId, 7), (dt.datetime, 9),
-        (Timestamp, 10), ((Regex, re.Pattern), 11), (MaxKey, 12), (Code, 3))
+        (Timestamp, 10), ((Regex, re.Pattern), 11), (MaxKey, 12))
     for kinds, position in checks:
         if isinstance(value, kinds):
             return position
-    raise TypeError(f"an _id of type {type(value).__name__} has no place in the sort order here")
+    return 4
 
 
 def sort_key(value: Any) -> tuple[int, Any]:
     """A key ordering `_id`s as MongoDB sorts them (within a type class by value; numbers across their types)."""
     position = type_class(value)
     if position == 2:
-        return position, Decimal(str(value.to_decimal() if isinstance(value, Decimal128) else value))
+        number = Decimal(str(value.to_decimal() if isinstance(value, Decimal128) else value))
+        return position, Decimal("-Infinity") if number.is_nan() else number  # MongoDB sorts NaN first
     if position in (0, 1, 12):
         return position, 0
     if position == 6:
