@@ -273,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     print("targets: migration/floor <= 1.15, verify/scan <= 1.5; naive = put_item one by one, one thread")
     if segments:
         print(f"\nsegments ({segments[0]['images']:,} images, --workers {args.workers} each): " + ", ".join(
-            f"{r['processes']} -> {r['seconds']:.1f} s ({r['docs_per_s']:,.0f} docs/s, x{segments[0]['seconds'] / r['seconds']:.2f}"
+            f"{r['processes']} -> {r['seconds']:.1f} s ({r['docs_per_s']:,.0f} docs/s, "
+            f"x{segments[0]['seconds'] / r['seconds']:.2f}"
             f"{'' if r['written'] == segments[0]['written'] else ', ITEMS DIFFER'})" for r in segments))
     if media:
         print(f"\nmedia: {media['files']:,} files, {media['mb']:.1f} MB, {media['media_workers']} workers: copy "

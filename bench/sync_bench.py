@@ -107,7 +107,8 @@ def measure(images: int, changes: int, worker_counts: list[int], batch_size: int
         raise RuntimeError("the full load recorded no change-stream position")
     started = time.monotonic()
     items = make_backlog(database, changes)
-    print(f"  backlog of {len(items):,} changes made in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    print(f"  backlog of {len(items):,} changes made in {time.monotonic() - started:.1f} s", file=sys.stderr,
+          flush=True)
     stream_seconds = read_stream(database, loaded.change_stream_token, len(items))
     runs = []
     for workers in worker_counts:

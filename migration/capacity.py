@@ -49,7 +49,8 @@ def table_capacity(dynamodb: Any, table: str) -> TableCapacity:
     except (ClientError, BotoCoreError) as error:
         reason = "not created yet" if isinstance(error, ClientError) and \
             error.response.get("Error", {}).get("Code") == "ResourceNotFoundException" else "not describable"
-        return TableCapacity(table, "unknown", NEW_ON_DEMAND_WRITES, f"{reason}: a new on-demand table's warm throughput")
+        return TableCapacity(table, "unknown", NEW_ON_DEMAND_WRITES,
+                             f"{reason}: a new on-demand table's warm throughput")
     on_demand = described.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
     limits: list[tuple[int, str]] = []
     for owner, spec in [("table", described), *((f"index {index['IndexName']}", index)

@@ -12,12 +12,11 @@ done. Memory: N times one load's (each segment has its own reader, writer window
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 
-from migration.load import CollectionReport, change_stream_position, combine_reports, report_from_json
-from migration.report import summary_table, write_report
+from migration.load import change_stream_position
+from migration.report import combine_segment_reports, summary_table, write_report
 from migration.segments import forget_split, record_split, segment_path
 from migration.settings import EXIT_FAILED, EXIT_OK, Settings, check_mongo
 from migration.state import StateStore
@@ -71,7 +70,7 @@ def run_parallel(settings: Settings, args: argparse.Namespace, argv: list[str]) 
     for index in range(count):
         segment_path(report, index, count).unlink(missing_ok=True)  # a stale one would pass for this run's
         command = [sys.executable, "-m", "migration.run", *flags, "--segments", str(count), "--segment",
-                   str(index + 1), "--no-verify", "--yes", "--report", str(segment_path(report, index, count)),
+                   str(index + 1), "--no-verify", "--yes", "--report", str(report),
                    "--dead-letter", str(args.dead_letter)]
         log = open(segment_path(logs / "migration.log", index, count), "w", encoding="utf-8")
         children.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
@@ -81,18 +80,9 @@ def run_parallel(settings: Settings, args: argparse.Namespace, argv: list[str]) 
     for process, log in children:
         codes.append(process.wait())
         log.close()
-    parts: dict[str, list[CollectionReport]] = {}
-    for index in range(count):
-        path = segment_path(report, index, count)
-        if not path.exists():
-            continue  # a segment that failed before writing anything: its log says why
-        for name, data in json.loads(path.read_text(encoding="utf-8"))["collections"].items():
-            parts.setdefault(name, []).append(report_from_json(name, data))
-    reports = {name: combine_reports(segment_reports) for name, segment_reports in parts.items()}
-    unfinished = [index + 1 for index, code in enumerate(codes) if code not in (EXIT_OK, EXIT_FAILED)
-                  or not segment_path(report, index, count).exists()
-                  or any(part.error and part.segment == f"{index + 1}of{count}"
-                         for segment_reports in parts.values() for part in segment_reports)]
+    reports, unfinished = combine_segment_reports(report, count)
+    unfinished = sorted(set(unfinished) | {index + 1 for index, code in enumerate(codes)
+                                           if code not in (EXIT_OK, EXIT_FAILED)})
     failed = bool(unfinished) or any(code != EXIT_OK for code in codes)
     verify_results = None
     if not args.dry_run and not args.no_verify and not unfinished:
@@ -104,7 +94,8 @@ def run_parallel(settings: Settings, args: argparse.Namespace, argv: list[str]) 
     print(summary_table(reports, verify_results))
     for index, code in enumerate(codes):
         if code != EXIT_OK:
-            print(f"segment {index + 1} of {count} exited {code}: see {segment_path(logs / 'migration.log', index, count)}")
+            log_path = segment_path(logs / "migration.log", index, count)
+            print(f"segment {index + 1} of {count} exited {code}: see {log_path}")
     if unfinished:
         print(f"segments {', '.join(map(str, unfinished))} did not finish; run the same command again (without "
               f"--restart): each segment resumes from its checkpoint")

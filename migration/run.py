@@ -193,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = EXIT_FAILED if failed else EXIT_OK
     print(summary_table(reports, verify_results))
     if args.report:
-        write_report(args.report, "dry-run" if args.dry_run else "run", reports, verify_results, exit_code)
-        print(f"\nreport: {args.report}")
+        report = segment_path(args.report, segment, args.segments)  # every array child may be given the same path
+        write_report(report, "dry-run" if args.dry_run else "run", reports, verify_results, exit_code)
+        print(f"\nreport: {report}")
     if any(r.counts["dead_lettered"] for r in reports.values()) and not args.dry_run:
         print(f"dead letters: {segment_path(args.dead_letter, segment, args.segments)}")
     return exit_code

@@ -16,7 +16,8 @@ README = (ROOT / "README.md").read_text()
 COMMANDS = [("migration.run", []), ("migration.verify", []), ("migration.sync", []), ("migration.cutover", []),
             ("migration.media_back", []), ("local.demo", []), ("local.site_build", []), ("local.sample_data", []),
             ("local.__main__", ["up"]), ("components.cost", []), ("components.plan", []), ("rehearsal.__main__", []),
-            ("bench.migration_bench", []), ("bench.functions_bench", [])]
+            ("bench.migration_bench", []), ("bench.functions_bench", []), ("bench.sync_bench", []),
+            ("migration.report", ["r.json"])]
 
 
 def _flags(module_name: str, before: list[str], monkeypatch: pytest.MonkeyPatch) -> set[str]:

@@ -16,6 +16,7 @@ from bson import Int64, ObjectId
 
 from local.aws import LocalAws
 from local.sample_data import SampleSpec
+from migration import report as report_command
 from migration import run, sync, verify
 from migration.segments import Segment, id_range, read_split, sort_key, split_points
 from tests.conftest import ROOT
@@ -74,7 +75,7 @@ def test_split_points_are_recorded_once_and_every_segment_agrees(legacy, capsys)
     assert "needs --segment I (1-4), AWS_BATCH_JOB_ARRAY_INDEX, or --parallel 4" in capsys.readouterr().err
 
 
-def test_parallel_segments_combine_exactly_and_verify(legacy) -> None:
+def test_parallel_segments_combine_exactly_and_verify(legacy, capsys) -> None:
     report = legacy["tmp"] / "report.json"
     result = _run([*legacy["args"], "--parallel", "3", "--report", str(report)])
     assert result.returncode == 1, result.stdout + result.stderr  # 1: the sample's dead-lettered documents
@@ -92,6 +93,16 @@ def test_parallel_segments_combine_exactly_and_verify(legacy) -> None:
     assert sum(len(path.read_text().splitlines()) for path in dead if path.exists()) == \
         combined["users"]["dead_lettered"] + combined["images"]["dead_lettered"]
     assert "report.json (each segment's beside it)" in result.stdout
+    # What an orchestrator runs after an array job: the same combination from the segments' reports.
+    again = legacy["tmp"] / "again.json"
+    for i in (1, 2, 3):
+        (legacy["tmp"] / f"again.{i}of3.json").write_bytes((legacy["tmp"] / f"report.{i}of3.json").read_bytes())
+    assert report_command.main(["--segments", "3", str(again)]) == 1  # 1: dead letters
+    recombined = json.loads(again.read_text())["collections"]
+    assert {name: {k: v for k, v in data.items() if k != "verify"} for name, data in combined.items()} == recombined
+    (legacy["tmp"] / "again.2of3.json").unlink()
+    assert report_command.main(["--segments", "3", str(again)]) == 1
+    assert "segments 2 have no report or failed" in capsys.readouterr().out
     # Each segment verifies on its own too, and together they cover every document and item exactly once.
     results = [verify.verify_all(run.resolve(run.build_parser().parse_args(legacy["args"][:-2])), segments=3,
                                  segment=i) for i in range(3)]
