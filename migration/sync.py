@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from bson import json_util
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from functions.shared.tables import TableSpec
@@ -397,8 +398,8 @@ class CollectionSync:
         by_document: dict[str, list[dict[str, Any]]] = {}
         others: list[dict[str, Any]] = []
         for change in batch:
-            if "documentKey" in change:
-                by_document.setdefault(legacy_id_string(change["documentKey"]), []).append(change)
+            if "documentKey" in change:  # as extended JSON: any _id groups, even one no item can have
+                by_document.setdefault(json_util.dumps(change["documentKey"]), []).append(change)
             else:
                 others.append(change)
         if pool is None or self.workers == 1 or len(by_document) < 2:
@@ -424,7 +425,12 @@ class CollectionSync:
                             f"ended. Re-run the full load for it (`python -m migration.run --collections "
                             f"{self.name} --restart`)")
         if kind == "delete":
-            self.stats.add(self.applier.delete(legacy_id_string(change["documentKey"]), change_millis(change)))
+            try:
+                item_id = legacy_id_string(change["documentKey"])
+            except Unconvertible:
+                self.stats.add("absent")  # an _id no item can have (its document was dead-lettered): nothing to delete
+                return
+            self.stats.add(self.applier.delete(item_id, change_millis(change)))
             return
         if kind not in ("insert", "update", "replace"):
             return  # index and metadata events carry no document

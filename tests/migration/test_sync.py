@@ -169,6 +169,19 @@ def test_a_changed_document_that_cannot_become_an_item_is_dead_lettered(legacy) 
     assert legacy["state"].load_document("sync#images")["counts"]["dead_lettered"] == 1
 
 
+def test_a_document_whose_id_no_item_can_have_is_dead_lettered_and_its_delete_ignored(legacy) -> None:
+    load(legacy)
+    db, dead = legacy["db"], legacy["tmp"] / "dead.jsonl"
+    dead.unlink()
+    db.images.insert_one({"_id": {"compound": 1}, "prompt": "an object id", "createdAt": now()})
+    db.images.delete_one({"_id": {"compound": 1}})
+    assert sync.main([*legacy["args"], "--once", "--workers", "4"]) == 0
+    (record,) = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert record["rule"] == "key_type"
+    counts = legacy["state"].load_document("sync#images")["counts"]
+    assert counts["dead_lettered"] == 1 and counts["absent"] == 1
+
+
 def test_a_newer_write_on_the_new_stack_wins_and_is_counted_as_a_conflict(legacy) -> None:
     load(legacy)
     user = legacy["db"].users.find_one({"_id": {"$type": "objectId"}})
