@@ -3,8 +3,8 @@ SecureString parameters.
 
 Functions get only the parameter *names* (environment) and `ssm:GetParameter` on those ARNs (their IAM policy);
 the values never appear in a Lambda environment or a plain output. The gallery cursor's signing key
-(`GENERATED_SECRETS`) is made here, random on the first deploy and kept afterwards. A stage without a key (dev) gets a parameter
-holding `unset`, so functions fail a job with a clear reason and an operator can fill it in with
+(`GENERATED_SECRETS`) is made here, random on the first deploy and kept afterwards. A stage without a key (dev)
+gets a parameter holding `unset`, so functions fail a job with a clear reason and an operator can fill it in with
 `aws ssm put-parameter --overwrite` (Pulumi ignores later changes to an unset value).
 """
 

@@ -37,6 +37,10 @@ class TableCapacity:
     writes_per_second: int
     limited_by: str
 
+    def seconds_for(self, write_units: float) -> float:
+        """The least time these write units take at the rate the table takes at once."""
+        return write_units / self.writes_per_second
+
     def describe(self) -> str:
         return f"{self.table} ({self.mode}) takes {self.writes_per_second:,} writes/s at once ({self.limited_by})"
 
@@ -90,7 +94,7 @@ def write_units_per_item(mapper: Mapper, sample: Iterable[dict[str, Any]]) -> fl
 def load_estimate(documents: int, units_per_item: float, capacity: TableCapacity) -> str:
     """One line: the load's write units and the least time the table needs for them."""
     units = documents * units_per_item
-    seconds = units / capacity.writes_per_second
+    seconds = capacity.seconds_for(units)
     advice = "; to load faster, pre-warm it: mumble:warmWriteUnitsPerSecond in Pulumi.<stage>.yaml, then `pulumi " \
              "up`" if capacity.mode != "provisioned" and capacity.writes_per_second <= NEW_ON_DEMAND_WRITES and \
         seconds > PREWARM_WORTH_SECONDS else ""

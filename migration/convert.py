@@ -8,7 +8,7 @@ form and records a warning (rule + attribute path), so nothing is lost without a
 | null                                   | NULL                                                       |                           |
 | bool                                   | BOOL                                                       |                           |
 | int32 / int64                          | N (exact; DynamoDB keeps 38 digits)                        |                           |
-| double                                 | N from `Decimal(repr(x))` (shortest exact round trip; -0.0 is 0) |                     |
+| double                                 | N from `Decimal(repr(x))`, the shortest exact; -0.0 is 0   |                           |
 | double NaN / +-Infinity                | S "NaN" / "Infinity" / "-Infinity"                         | non_finite_number         |
 | double or Decimal128 beyond 1E-130..1E+126 | S of the number                                        | number_out_of_range       |
 | Decimal128                             | N (34 digits fit; its value, not its trailing zeros)       |                           |

@@ -48,11 +48,10 @@ def prepare_splits(settings: Settings, count: int, restart: bool) -> None:
         for name in settings.collections:
             collection = mongo[settings.mongo_db][name]
             if restart:
-                forget_split(state.client, state.table, name)
+                forget_split(state, name)
                 for index in range(count):
                     state.delete("load", f"{name}@{index + 1}of{count}")
-            record_split(state.client, state.table, collection, name, count,
-                         lambda: change_stream_position(collection))
+            record_split(state, collection, name, count, lambda: change_stream_position(collection))
     finally:
         mongo.close()
 

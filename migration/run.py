@@ -138,8 +138,7 @@ def split_part(settings: Settings, collection: Any, name: str, segments: int, in
         return Segment(name), None
     if state is None:
         return Split(name, segments, split_points(collection, segments), None, "").segment(index), None
-    split = record_split(state.client, state.table, collection, name, segments,
-                         lambda: change_stream_position(collection))
+    split = record_split(state, collection, name, segments, lambda: change_stream_position(collection))
     return split.segment(index), split.change_stream_token
 
 
@@ -156,7 +155,7 @@ def estimate(settings: Settings, collection: Any, mapper: Mapper, documents: int
     print(f"{mapper.collection}: {load_estimate(documents, units, capacity)}", flush=True)
     return {"table": capacity.table, "mode": capacity.mode, "writes_per_second": capacity.writes_per_second,
             "limited_by": capacity.limited_by, "write_units_per_item": round(units, 3),
-            "estimated_seconds": round(documents * units / capacity.writes_per_second, 1)}
+            "estimated_seconds": round(capacity.seconds_for(documents * units), 1)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,10 +26,12 @@ from typing import Any, Callable
 
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
 
-from functions.shared.state_documents import read_document, write_document
+from functions.shared.state_documents import write_document
 from migration.settings import UsageError
+from migration.state import StateStore
 
 SPLIT_JOB = "split"
+MAX_SEGMENTS = 1024
 # MongoDB's comparison order of BSON types, each class with its `$type` aliases.
 TYPE_CLASSES: tuple[tuple[str, ...], ...] = (
     ("minKey",), ("null",), ("number",), ("string", "symbol"), ("object",), ("array",), ("binData",),
@@ -149,30 +151,26 @@ def split_points(collection: Any, count: int) -> tuple[Any, ...]:
     return tuple(bucket["_id"]["min"] for bucket in buckets[1:])
 
 
-def state_id(collection: str) -> str:
-    return f"{SPLIT_JOB}#{collection}"
-
-
-def read_split(dynamodb: Any, state_table: str, collection: str) -> Split | None:
-    document, _ = read_document(dynamodb, state_table, state_id(collection))
+def read_split(state: StateStore, collection: str) -> Split | None:
+    document = state.load_document(f"{SPLIT_JOB}#{collection}")
     return Split.from_document(document) if document else None
 
 
-def record_split(dynamodb: Any, state_table: str, collection: Any, name: str, count: int,
+def record_split(state: StateStore, collection: Any, name: str, count: int,
                  change_stream_position: Callable[[], Any]) -> Split:
     """The collection's split into `count` segments: the recorded one, or a new one recorded now (first writer
     wins, by a conditional write; a loser reads the winner's; the winner forgets an earlier whole-collection
     checkpoint, which the split replaces). Raises SplitMismatch when the collection is split another way."""
-    existing = read_split(dynamodb, state_table, name)
+    existing = read_split(state, name)
     if existing is None:
         split = Split(name, count, split_points(collection, count), change_stream_position(),
                       dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         try:
-            write_document(dynamodb, state_table, state_id(name), split.to_document(), if_version=None)
-            dynamodb.delete_item(TableName=state_table, Key={"stateId": {"S": f"load#{name}"}})
+            write_document(state.client, state.table, f"{SPLIT_JOB}#{name}", split.to_document(), if_version=None)
+            state.delete("load", name)
             return split
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            existing = read_split(dynamodb, state_table, name)
+        except state.client.exceptions.ConditionalCheckFailedException:
+            existing = read_split(state, name)
             if existing is None:
                 raise SplitMismatch(f"the {name} split was recorded and removed at once; run again") from None
     if existing.count != count:
@@ -183,16 +181,13 @@ def record_split(dynamodb: Any, state_table: str, collection: Any, name: str, co
     return existing
 
 
-def forget_split(dynamodb: Any, state_table: str, collection: str) -> None:
-    dynamodb.delete_item(TableName=state_table, Key={"stateId": {"S": state_id(collection)}})
+def forget_split(state: StateStore, collection: str) -> None:
+    state.delete(SPLIT_JOB, collection)
 
 
 def segment_path(path: Path, index: int, count: int) -> Path:
     """A per-segment file next to `path` (dead letters, reports): `name.2of4.jsonl`."""
     return path if count == 1 else path.with_name(f"{path.stem}.{index + 1}of{count}{path.suffix}")
-
-
-MAX_SEGMENTS = 1024
 
 
 def add_segment_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:

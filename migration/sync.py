@@ -297,10 +297,8 @@ class CollectionSync:
         saved = self.state.load_document(f"{STATE_JOB}#{self.name}")
         if saved and saved.get("resumeToken"):
             return {"resume_after": saved["resumeToken"]}
-        checkpoint = self.state.load("load", self.name)
-        split = read_split(self.state.client, self.state.table, self.name)  # a load in segments: their position
-        position = checkpoint.change_stream_token if checkpoint is not None else \
-            split.change_stream_token if split is not None else None
+        recorded = self.state.load("load", self.name) or read_split(self.state, self.name)  # whole, or in segments
+        position = recorded.change_stream_token if recorded is not None else None
         if not position:
             raise SyncError(f"{self.name}: no full load is recorded, so there is no position to sync from; run "
                             f"`python -m migration.run --collections {self.name}` first")

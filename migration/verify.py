@@ -43,6 +43,7 @@ from migration.settings import (
     check_targets,
     resolve,
 )
+from migration.state import StateStore
 
 GET_BATCH = 100  # BatchGetItem's limit
 IN_BATCH = 1000
@@ -214,7 +215,7 @@ def _part(settings: Settings, name: str, segments: int, index: int) -> Segment:
     """The segment to verify: the whole collection, or the `index`-th of its recorded split."""
     if segments == 1:
         return Segment(name)
-    split = read_split(settings.client("dynamodb"), settings.tables["migration-state"], name)
+    split = read_split(StateStore(settings.client("dynamodb"), settings.tables["migration-state"]), name)
     if split is None or split.count != segments:
         raise UsageError(f"{name}: no split into {segments} segments is recorded "
                          f"({'none' if split is None else f'it is split into {split.count}'}); verify with the "
@@ -232,8 +233,6 @@ def _remember(settings: Settings, results: dict[str, dict[str, Any]]) -> None:
     table = settings.tables.get("migration-state")
     if not table:
         return
-    from migration.state import StateStore
-
     try:
         store = StateStore(settings.client("dynamodb"), table)
         for name, result in results.items():

@@ -173,7 +173,7 @@ def document_version(doc: dict[str, Any]) -> int:
         if isinstance(value, dt.datetime):
             return datetime_millis(value)
     if isinstance(doc.get("_id"), ObjectId):
-        return int(doc["_id"].generation_time.timestamp() * 1000)
+        return datetime_millis(doc["_id"].generation_time)
     return 0
 
 

@@ -179,7 +179,8 @@ def test_the_gallery_limit_follows_a_strict_grammar(app: LocalApp, limit: str) -
 ROUTES = [(route.method, route.full_path) for route, _ in http_routes()]
 HEADER_NAMES = st.sampled_from(["Content-Type", "Idempotency-Key", "Accept", "X-Forwarded-For", "If-None-Match",
                                 "Accept-Language", "Cookie", "X-Anything"])
-HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60)  # what HTTP lets through
+# what HTTP lets through in a header value
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60)
 PATH_IDS = st.one_of(st.text(max_size=80), st.just(""), st.sampled_from(["..", "%2e%2e", "a/b", "%00", "x" * 300]))
 BODIES = st.one_of(st.none(), st.binary(max_size=300), JSON_VALUES.map(lambda v: json.dumps(v).encode()))
 QUERIES = st.dictionaries(st.sampled_from(["limit", "cursor", "lat", "lon", "x"]) | st.text(max_size=8),

@@ -22,7 +22,6 @@ from migration.segments import Segment, id_range, read_split, sort_key, split_po
 from tests.conftest import ROOT
 
 SPEC = SampleSpec(users=60, images=400, seed=3)
-STATE = "mumble-test-migration-state"
 
 
 def test_ranges_and_resumes_follow_mongodbs_order_across_id_types(mongo_db) -> None:
@@ -54,10 +53,10 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_split_points_are_recorded_once_and_every_segment_agrees(legacy, capsys) -> None:
-    db, dynamodb = legacy["db"], legacy["aws"].client("dynamodb")
+    db = legacy["db"]
     assert split_points(db.images, 4) == split_points(db.images, 4)  # the same data, the same split
     assert run.main([*legacy["args"], "--segments", "4", "--segment", "2", "--no-verify"]) in (0, 1)
-    first = read_split(dynamodb, STATE, "images")
+    first = read_split(legacy["state"], "images")
     assert first is not None and first.count == 4 and len(first.bounds) == 3 and first.change_stream_token
     db.images.insert_many([{"userId": ObjectId(), "prompt": f"new {i}", "createdAt": dt.datetime(2025, 1, 1)}
                            for i in range(50)])  # the data moves on; the recorded split does not
@@ -66,7 +65,7 @@ def test_split_points_are_recorded_once_and_every_segment_agrees(legacy, capsys)
         assert run.main([*legacy["args"], "--segments", "4", "--no-verify"]) in (0, 1)
     finally:
         del os.environ["AWS_BATCH_JOB_ARRAY_INDEX"]
-    assert read_split(dynamodb, STATE, "images") == first
+    assert read_split(legacy["state"], "images") == first
     assert legacy["state"].load("load", "images@3of4").completed_at
     assert legacy["state"].load("load", "images@1of4") is None  # not started
     assert run.main([*legacy["args"], "--segments", "3", "--segment", "1"]) == 2
