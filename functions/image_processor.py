@@ -2,8 +2,13 @@
 format, bytes) on its item.
 
 The item is found by the object's `image-id` metadata (set by the worker and by the migration's media copy), else by
-the file name's stem. Redelivery is a no-op: the item remembers the ETag it was processed from. An image without an
-item (an upload racing its item, or a stray file) still gets its thumbnail; the item picks it up on redelivery.
+the file name's stem. Redelivery is a no-op: the item remembers the ETag it was processed from.
+
+Media is written before its item (the worker and the migration both keep that invariant), so the event can arrive
+before the item exists. An object whose `image-id` metadata promises an item that is not there yet fails with
+`ItemNotWrittenYet`: Lambda retries the event (the manifest's `async_retries`, minutes apart on AWS) and the retry
+finds the item; after the last retry the event goes to the on-failure destination, not silently nowhere. A stray
+file (no metadata, no item by its name) still gets its thumbnail and is reported as `no-item`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ def thumbnail_key(image_key: str) -> str:
     return f"thumbnails/{owner}/{os.path.splitext(file_name)[0]}.jpg"
 
 
+class ItemNotWrittenYet(RuntimeError):
+    """The object names its image, whose item is not written yet: raised so that Lambda retries the event."""
+
+
 def process(bucket: str, key: str) -> str:
     """What happened to one object: `processed`, `duplicate`, `no-item`, `not-an-image` or `gone`."""
     s3 = client("s3")
@@ -45,8 +54,12 @@ def process(bucket: str, key: str) -> str:
     except s3.exceptions.NoSuchKey:
         return "gone"  # deleted before we got here
     etag = obj["ETag"].strip('"')
-    image_id = obj.get("Metadata", {}).get("image-id") or os.path.splitext(os.path.basename(key))[0]
+    promised = obj.get("Metadata", {}).get("image-id")
+    image_id = promised or os.path.splitext(os.path.basename(key))[0]
     item = find_image(client("dynamodb"), IMAGES, image_id)
+    if item is None and promised:
+        obj["Body"].close()
+        raise ItemNotWrittenYet(f"{key}: image {image_id} has no item yet; the event will be retried")
     if item is not None and item.get("processedEtag") == etag:
         return "duplicate"
     data = obj["Body"].read()

@@ -3,11 +3,13 @@ and what happens when OpenAI misbehaves, when requests are replayed, and when S3
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
 import pytest
+from PIL import Image
 from websockets.sync.client import connect
 
 from local.app import LocalApp
@@ -159,6 +161,46 @@ def test_an_s3_event_delivered_twice_is_processed_once(app: LocalApp, alice: Cli
     again = app.runtime.invoke("imageProcessor", event)
     assert again.ok and again.result == {"duplicate": 1}
     assert len(s3.list_object_versions(Bucket=app.buckets["media"], Prefix=thumb)["Versions"]) == versions
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _image_item(app: LocalApp, user_id: str, image_id: str, key: str) -> None:
+    app.aws.client("dynamodb").put_item(TableName=app.tables["images"], Item={
+        "imageId": {"S": image_id}, "createdAt": {"S": "2026-01-01T00:00:00.000Z"}, "userId": {"S": user_id},
+        "prompt": {"S": "early"}, "imageKey": {"S": key}, "isPublic": {"BOOL": False}, "sourceVersion": {"N": "1"}})
+
+
+def test_an_image_whose_event_arrives_before_its_item_is_processed_on_the_retry(app: LocalApp,
+                                                                              alice: Client) -> None:
+    image_id = f"early{alice.user_id[:8]}"
+    key = f"images/{alice.user_id}/{image_id}.png"
+    before = len(app.runtime.dead_letters)
+    app.aws.client("s3").put_object(Bucket=app.buckets["media"], Key=key, Body=_png(), ContentType="image/png",
+                                    Metadata={"image-id": image_id})
+    time.sleep(0.5)  # the event's first delivery finds no item (the worker's put_item is this late at worst)
+    _image_item(app, alice.user_id, image_id, key)
+    app.settle()
+    image = alice.get(f"/images/{image_id}").json()
+    assert image["width"] == 640 and image["height"] == 480 and image["thumbnailUrl"]
+    assert app.runtime.dead_letters[before:] == []
+
+
+def test_an_image_whose_item_never_comes_ends_at_the_on_failure_destination(app: LocalApp, alice: Client) -> None:
+    image_id = f"orphan{alice.user_id[:8]}"
+    key = f"images/{alice.user_id}/{image_id}.png"
+    before = len(app.runtime.dead_letters)
+    app.aws.client("s3").put_object(Bucket=app.buckets["media"], Key=key, Body=_png(), ContentType="image/png",
+                                    Metadata={"image-id": image_id})
+    app.settle()
+    letters = app.runtime.dead_letters[before:]
+    assert [(letter.function, letter.attempts) for letter in letters] == [("imageProcessor", 3)]
+    assert letters[0].error is not None and "ItemNotWrittenYet" in letters[0].error["errorType"]
+    assert image_id in letters[0].error["errorMessage"]
 
 
 def test_replaying_a_finished_jobs_worker_event_changes_nothing(app: LocalApp, alice: Client) -> None:
