@@ -5,8 +5,9 @@ The item is found by the object's `image-id` metadata (set by the worker and by 
 the file name's stem. Redelivery is a no-op: the item remembers the ETag it was processed from.
 
 Media is written before its item (the worker and the migration both keep that invariant), so the event can arrive
-before the item exists. An object whose `image-id` metadata promises an item that is not there yet fails with
-`ItemNotWrittenYet`: Lambda retries the event (the manifest's `async_retries`, minutes apart on AWS) and the retry
+before the item exists. An object whose `image-id` metadata promises an item looks again after `ITEM_WAITS_S` (the
+worker writes its item milliseconds after the image; a migration batch within a second or two), and if the item is
+still not there, fails with `ItemNotWrittenYet`: Lambda retries the event (the manifest's `async_retries`, minutes apart on AWS) and the retry
 finds the item; after the last retry the event goes to the on-failure destination, not silently nowhere. A stray
 file (no metadata, no item by its name) still gets its thumbnail and is reported as `no-item`.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -30,6 +32,7 @@ from functions.shared.versions import stamp
 
 THUMBNAIL_PX = 320
 MAX_PIXELS = 40_000_000  # refuse decompression bombs rather than run out of memory
+ITEM_WAITS_S = (0.25, 0.5, 0.75)  # pauses before looking again for a promised item: 1.5 s of billed time at most
 
 logger = Logger()
 metrics = Metrics()
@@ -57,6 +60,11 @@ def process(bucket: str, key: str) -> str:
     promised = obj.get("Metadata", {}).get("image-id")
     image_id = promised or os.path.splitext(os.path.basename(key))[0]
     item = find_image(client("dynamodb"), IMAGES, image_id)
+    for pause in ITEM_WAITS_S if promised else ():
+        if item is not None:
+            break
+        time.sleep(pause)
+        item = find_image(client("dynamodb"), IMAGES, image_id)
     if item is None and promised:
         obj["Body"].close()
         raise ItemNotWrittenYet(f"{key}: image {image_id} has no item yet; the event will be retried")

@@ -182,7 +182,7 @@ def test_an_image_whose_event_arrives_before_its_item_is_processed_on_the_retry(
     before = len(app.runtime.dead_letters)
     app.aws.client("s3").put_object(Bucket=app.buckets["media"], Key=key, Body=_png(), ContentType="image/png",
                                     Metadata={"image-id": image_id})
-    time.sleep(0.5)  # the event's first delivery finds no item (the worker's put_item is this late at worst)
+    time.sleep(2.5)  # later than the first delivery looks (ITEM_WAITS_S, 1.5 s): the retry is what finds the item
     _image_item(app, alice.user_id, image_id, key)
     app.settle()
     image = alice.get(f"/images/{image_id}").json()
