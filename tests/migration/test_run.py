@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pymongo
 import pytest
@@ -25,6 +26,7 @@ from migration.writer import RetryPolicy
 from tests.conftest import ROOT
 
 SPEC = SampleSpec(users=60, images=400, seed=3)
+T = TypeVar("T")
 
 
 def count(aws: LocalAws, table: str) -> int:
@@ -142,6 +144,19 @@ def _checkpoint(aws: LocalAws, collection: str):
         return None
 
 
+def _once_settled(read: Callable[[], T]) -> T:
+    """What `read` sees once the local AWS has finished the requests a killed process still had in flight (moto
+    goes on with a request whose client died): two reads 0.3 s apart that agree."""
+    seen, deadline = read(), time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        again = read()
+        if again == seen:
+            return again
+        seen = again
+    raise AssertionError("the local AWS kept changing for 10 s after the kill")
+
+
 @pytest.mark.parametrize("kill_after_written, every", [(25, 1), (200, 1), (50, 2), (100, 4)])
 def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: int, every: int) -> None:
     args = [*legacy["args"], "--collections", "images", "--workers", "3", "--batch-size", "25", "--no-verify",
@@ -156,9 +171,9 @@ def test_kill_9_at_any_point_then_resume_ends_exact(legacy, kill_after_written: 
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    checkpoint = _checkpoint(legacy["aws"], "images")
+    checkpoint, items = _once_settled(lambda: (_checkpoint(legacy["aws"], "images"), count(legacy["aws"], "images")))
     assert checkpoint is not None and not checkpoint.completed_at, "the run finished before it could be killed"
-    beyond = count(legacy["aws"], "images") - checkpoint.counts["written"]
+    beyond = items - checkpoint.counts["written"]
     assert 0 <= beyond <= (every - 1 + 2 * 3) * 25  # the stated bound: (K - 1 + 2 x workers) x batch size
 
     report_path = legacy["tmp"] / "resume.json"
@@ -183,7 +198,7 @@ def test_kill_9_mid_media_upload_leaves_no_item_without_its_object_and_resume_re
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)  # uploads in flight, items of their batches not yet written
     process.wait()
-    checkpoint = _checkpoint(legacy["aws"], "images")
+    checkpoint = _once_settled(lambda: _checkpoint(legacy["aws"], "images"))
     assert checkpoint is not None and not checkpoint.completed_at, "the run finished before it could be killed"
 
     def objects() -> set[str]:
@@ -196,7 +211,7 @@ def test_kill_9_mid_media_upload_leaves_no_item_without_its_object_and_resume_re
                 for prefix in ("image", "audio") if f"{prefix}Sha256" in item and item[f"{prefix}Key"]["S"]
                 not in present]
 
-    there = objects()
+    there = _once_settled(objects)
     assert items_without_their_object(there) == []
     report_path = legacy["tmp"] / "resume.json"
     assert run.main([*args, "--report", str(report_path)]) == 1  # 1: the dead-lettered document
