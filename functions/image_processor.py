@@ -7,9 +7,9 @@ the file name's stem. Redelivery is a no-op: the item remembers the ETag it was 
 Media is written before its item (the worker and the migration both keep that invariant), so the event can arrive
 before the item exists. An object whose `image-id` metadata promises an item looks again after `ITEM_WAITS_S` (the
 worker writes its item milliseconds after the image; a migration batch within a second or two), and if the item is
-still not there, fails with `ItemNotWrittenYet`: Lambda retries the event (the manifest's `async_retries`, minutes apart on AWS) and the retry
-finds the item; after the last retry the event goes to the on-failure destination, not silently nowhere. A stray
-file (no metadata, no item by its name) still gets its thumbnail and is reported as `no-item`.
+still not there, fails with `ItemNotWrittenYet`: Lambda retries the event (the manifest's `async_retries`, minutes
+apart on AWS) and the retry finds the item; after the last retry the event goes to the on-failure destination, not
+silently nowhere. A stray file (no metadata, no item by its name) still gets its thumbnail and is `no-item`.
 """
 
 from __future__ import annotations
