@@ -59,12 +59,13 @@ def process(bucket: str, key: str) -> str:
     etag = obj["ETag"].strip('"')
     promised = obj.get("Metadata", {}).get("image-id")
     image_id = promised or os.path.splitext(os.path.basename(key))[0]
-    item = find_image(client("dynamodb"), IMAGES, image_id)
+    dynamodb = client("dynamodb")
+    item = find_image(dynamodb, IMAGES, image_id)
     for pause in ITEM_WAITS_S if promised else ():
         if item is not None:
             break
         time.sleep(pause)
-        item = find_image(client("dynamodb"), IMAGES, image_id)
+        item = find_image(dynamodb, IMAGES, image_id)
     if item is None and promised:
         obj["Body"].close()
         raise ItemNotWrittenYet(f"{key}: image {image_id} has no item yet; the event will be retried")
@@ -85,7 +86,6 @@ def process(bucket: str, key: str) -> str:
                   Metadata={"image-id": image_id})
     if item is None:
         return "no-item"
-    dynamodb = client("dynamodb")
     values = {"width": width, "height": height, "format": image_format, "bytes": len(data), "thumbnailKey": thumb,
               "processedEtag": etag, **stamp()}
     try:

@@ -17,7 +17,7 @@ import sys
 
 from migration.load import change_stream_position
 from migration.report import combine_segment_reports, summary_table, write_report
-from migration.segments import forget_split, record_split, segment_path
+from migration.segments import Segment, forget_split, record_split, segment_path
 from migration.settings import EXIT_FAILED, EXIT_OK, Settings, check_mongo
 from migration.state import StateStore
 
@@ -50,7 +50,7 @@ def prepare_splits(settings: Settings, count: int, restart: bool) -> None:
             if restart:
                 forget_split(state, name)
                 for index in range(count):
-                    state.delete("load", f"{name}@{index + 1}of{count}")
+                    state.delete("load", Segment(name, index, count).name)
             record_split(state, collection, name, count, lambda: change_stream_position(collection))
     finally:
         mongo.close()
@@ -65,16 +65,16 @@ def run_parallel(settings: Settings, args: argparse.Namespace, argv: list[str]) 
     logs = report.parent
     logs.mkdir(parents=True, exist_ok=True)
     flags = child_flags(argv)
+    log_paths = [segment_path(logs / "migration.log", index, count) for index in range(count)]
     children = []
     for index in range(count):
         segment_path(report, index, count).unlink(missing_ok=True)  # a stale one would pass for this run's
         command = [sys.executable, "-m", "migration.run", *flags, "--segments", str(count), "--segment",
                    str(index + 1), "--no-verify", "--yes", "--report", str(report),
                    "--dead-letter", str(args.dead_letter)]
-        log = open(segment_path(logs / "migration.log", index, count), "w", encoding="utf-8")
+        log = open(log_paths[index], "w", encoding="utf-8")
         children.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
-    print(f"{count} segments running; their output: {segment_path(logs / 'migration.log', 0, count)} ... "
-          f"{segment_path(logs / 'migration.log', count - 1, count)}", flush=True)
+    print(f"{count} segments running; their output: {log_paths[0]} ... {log_paths[-1]}", flush=True)
     codes = []
     for process, log in children:
         codes.append(process.wait())
@@ -93,8 +93,7 @@ def run_parallel(settings: Settings, args: argparse.Namespace, argv: list[str]) 
     print(summary_table(reports, verify_results))
     for index, code in enumerate(codes):
         if code != EXIT_OK:
-            log_path = segment_path(logs / "migration.log", index, count)
-            print(f"segment {index + 1} of {count} exited {code}: see {log_path}")
+            print(f"segment {index + 1} of {count} exited {code}: see {log_paths[index]}")
     if unfinished:
         print(f"segments {', '.join(map(str, unfinished))} did not finish; run the same command again (without "
               f"--restart): each segment resumes from its checkpoint")

@@ -107,7 +107,7 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
                                 copier, policy or RetryPolicy(), stats)
             total = database[name].estimated_document_count()
             capacity = estimate(settings, database[name], mapper, total, dynamodb)
-            part, split_token = split_part(settings, database[name], name, segments, segment,
+            part, split_token = split_part(database[name], name, segments, segment,
                                            None if target is None else target.state)
             letters = segment_path(dead_letter or Path("migration-dead-letters.jsonl"), segment, segments)
             with progress(f"{'analysing' if dry_run else 'migrating'} {part.name}", total // segments) as advance:
@@ -130,7 +130,7 @@ def migrate(settings: Settings, *, dry_run: bool, restart: bool, dead_letter: Pa
     return reports
 
 
-def split_part(settings: Settings, collection: Any, name: str, segments: int, index: int,
+def split_part(collection: Any, name: str, segments: int, index: int,
                state: StateStore | None) -> tuple[Segment, Any]:
     """This process's segment of a collection and the split's change-stream position: the recorded split, or one
     recorded now; a dry-run computes it only."""
