@@ -158,8 +158,12 @@ def test_sessions_renew_with_the_refresh_token_and_a_revoked_one_returns_to_sign
     page.get_by_role("navigation").get_by_role("link", name="Profile").click()
     expect(page.get_by_label("Display name")).to_be_visible()
     assert refreshes, "the expired id token was not renewed"
-    page.reload()  # a reload keeps the session: the refresh token survives in localStorage
+    with page.expect_websocket():  # a reload keeps the session: the refresh token survives in localStorage
+        page.reload()
     _signed_in(watched)
+    # The page's effects have run (the socket is open, the profile loaded) before the session is revoked, so the
+    # click below is what meets the revoked session, not an effect that happened to run after the clock jumped.
+    expect(page.get_by_label("Display name")).to_be_visible()
 
     site_app.aws.client("cognito-idp").admin_user_global_sign_out(UserPoolId=site_app.user_pool.pool_id,
                                                                   Username=email)
