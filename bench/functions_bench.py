@@ -4,6 +4,9 @@
   app) imports the handler module and serves one representative event; wall time of the whole process, median of
   `--runs`, against the floor of a fresh interpreter doing `import boto3` alone (interleaved with the probes; one
   median for the whole run). Target (issue 5): every API handler <= 1.3x the floor.
+- Cold start from the artifacts (`--artifact-runs`): CPython 3.12 as Lambda runs it (`-I -S -B`, read-only disk)
+  from the code archive and the layer as `pulumi up` builds them, with their 3.12 bytecode and with every `.pyc`
+  removed, interleaved; the ratio is what shipping bytecode saves at every cold start.
 - Latency: a few hundred requests per route through the local HTTP gateway at small concurrency, warm; p50/p95
   end to end and what each handler adds over `GET /health` (the gateway, the JWT check and the runtime's hop).
 """
@@ -12,21 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import requests
 
+from components.stack import BUILD_DIR
 from functions.manifest import BY_NAME, FUNCTIONS
 from local.app import LocalApp, LocalAppOptions
 from local.events import prepared_events
 from local.lambda_runtime import REPO_ROOT
 from local.services import SecantusDB
+from rehearsal.lambda_python import lambda_files
 
 PROBE = """
 import json, sys, time
@@ -86,6 +93,42 @@ def cold_starts(app: LocalApp, events: dict[str, Any], runs: int) -> None:
           " which creates the handler's boto3 clients)")
 
 
+def artifact_cold_starts(app: LocalApp, events: dict[str, Any], runs: int, build_dir: Path) -> None:
+    """The same handler and event from the shipped artifacts and from a copy without bytecode, one after the other
+    in every round, so both see the same machine."""
+    files = lambda_files(REPO_ROOT, build_dir)
+    if isinstance(files, str):
+        print(f"\nCold start from the artifacts: skipped, {files}")
+        return
+    print(f"\nCold start from the artifacts under {files.python} -I -S -B ({files.architecture} layer), "
+          f"median of {runs}: shipped bytecode vs none")
+    with tempfile.TemporaryDirectory(prefix="mumble-bytecode-") as scratch:
+        shipped = files.unpack(Path(scratch) / "shipped")
+        stripped = files.unpack(Path(scratch) / "stripped")
+        for root in stripped:
+            for cache in sorted(root.rglob("__pycache__"), reverse=True):
+                shutil.rmtree(cache)
+        samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for _ in range(runs):
+            for spec in FUNCTIONS:
+                for variant, (task, layer_python) in (("shipped", shipped), ("none", stripped)):
+                    report = files.probe(task, layer_python, spec.handler, events[spec.name],
+                                         app.function_environment(spec), Path(scratch))
+                    if "failed" in report:
+                        raise SystemExit(f"{spec.name} ({variant}): the interpreter failed: {report['failed']}")
+                    samples.setdefault((spec.name, variant), []).append(
+                        (report["import"], report.get("first_event") or 0.0))
+    print(f"  {'function':22} {'import s':>9} {'without':>8} {'ratio':>6} {'1st event s':>12} {'without':>8}")
+    for spec in FUNCTIONS:
+        (imported, first), (bare_import, bare_first) = (
+            tuple(statistics.median(column) for column in zip(*samples[(spec.name, variant)]))
+            for variant in ("shipped", "none"))
+        print(f"  {spec.name:22} {imported:9.3f} {bare_import:8.3f} {imported / bare_import:6.2f} {first:12.3f} "
+              f"{bare_first:8.3f}")
+    print("  (ratio: import with the shipped .pyc files over import compiling every module, as Lambda's read-only "
+          "/var/task and /opt would make it do at every cold start)")
+
+
 def latency(app: LocalApp, tokens: dict[str, str], requests_per_route: int, concurrency: int) -> None:
     headers = {"Authorization": f"Bearer {tokens['IdToken']}"}
     job = requests.post(f"{app.api_url}/generate", json={"text": "bench"}, headers=headers, timeout=30).json()
@@ -120,13 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="cold starts per function (median)")
     parser.add_argument("--requests", type=int, default=300, help="requests per route")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--artifact-runs", type=int, default=3,
+                        help="cold starts per function and variant from the built artifacts under Python 3.12 "
+                             "(median; 0 skips)")
     args = parser.parse_args(argv)
-    if min(args.runs, args.requests, args.concurrency) < 1:
-        parser.error("--runs, --requests and --concurrency must be at least 1")
+    if min(args.runs, args.requests, args.concurrency) < 1 or args.artifact_runs < 0:
+        parser.error("--runs, --requests and --concurrency must be at least 1, --artifact-runs at least 0")
     with SecantusDB() as legacy, LocalApp(LocalAppOptions(stage="bench",
                                                           legacy_mongo_uri=legacy.database_uri("mumble"))) as app:
         tokens, events = prepared_events(app, "bench@example.com")
         cold_starts(app, events, args.runs)
+        if args.artifact_runs:
+            artifact_cold_starts(app, events, args.artifact_runs, BUILD_DIR)
         latency(app, tokens, args.requests, args.concurrency)
     return 0
 

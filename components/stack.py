@@ -26,7 +26,8 @@ from components.function import AppFunction, FunctionDependencies, physical_name
 from components.http_api import HttpApi
 from components.media import MediaStorage
 from components.monitoring import Monitoring
-from components.packaging import LayerBuildError, build_code_archive, build_layer, layer_archive_path
+from components.packaging import (BytecodeError, LayerBuildError, build_code_archive, build_layer,
+                                  layer_archive_path)
 from components.pipeline import ImagePipeline
 from components.realtime import WebSocketApi
 from components.schedules import Schedules
@@ -61,12 +62,12 @@ def build_stack(options: BuildOptions = BuildOptions()) -> StageConfig:
                         else None)
     websocket = WebSocketApi("realtime", config, account_settings)
 
-    code = build_code_archive(PROJECT_ROOT / "functions", BUILD_DIR)
     requirements = PROJECT_ROOT / "functions" / "requirements.txt"
     try:
+        code = build_code_archive(PROJECT_ROOT / "functions", BUILD_DIR, PYTHON_VERSION)
         layer_hash = (build_layer(requirements, BUILD_DIR, PYTHON_VERSION, config.lambdaArchitecture).sha256_b64
                       if options.build_layer else None)
-    except LayerBuildError as error:
+    except (BytecodeError, LayerBuildError) as error:
         raise pulumi.RunError(str(error)) from None
     layer = aws.lambda_.LayerVersion(
         "dependencies", layer_name=f"mumble-{stage}-dependencies",

@@ -15,7 +15,8 @@ from typing import Callable
 import pulumi
 
 from components.offline import OfflinePlan, run_offline
-from components.stack import BUILD_DIR, PROJECT_ROOT
+from components.packaging import find_python
+from components.stack import BUILD_DIR, PROJECT_ROOT, PYTHON_VERSION
 from rehearsal import artifacts, config_rules, lambda_python, limits, policy_pack, site, tools
 from rehearsal.result import Result
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         run(lambda: artifacts.check(code, layer, architecture))
         if architecture not in reproduced:
             reproduced.add(architecture)
-            other = lambda_python.find_python312() or sys.executable
+            other = find_python(PYTHON_VERSION) or sys.executable
             run(lambda: artifacts.reproducibility(PROJECT_ROOT, layer, architecture, other))
         run(lambda: limits.check(plan))
         run(lambda: site.check(plan, PROJECT_ROOT / "site"))

@@ -1,24 +1,25 @@
 """The artifacts as Lambda runs them: CPython 3.12 in isolated mode (`-I -S`: no site-packages, no user paths, no
-PYTHONPATH), with exactly what a Lambda environment has on `sys.path` - the code archive (/var/task), the layer
-(/opt/python) built from the same pins for this machine's architecture, and the boto3 the runtime ships
-(/var/runtime) - importing each handler of the manifest and serving it its representative event against the local
-app. A `ModuleNotFoundError` here is a missing entry in functions/requirements.txt. The import and first-event
-times are the cold-start figures that matter (no AWS CRT, nothing from the dev venv).
+PYTHONPATH) writing no bytecode (`-B`: Lambda's `/var/task` and `/opt` are read-only), with exactly what a Lambda
+environment has on `sys.path` - the code archive (/var/task), the layer (/opt/python) built from the same pins for this
+machine's architecture, and the boto3 the runtime ships (/var/runtime) - importing each handler of the manifest and
+serving it its representative event against the local app. A `ModuleNotFoundError` here is a missing entry in
+functions/requirements.txt. The import and first-event times are the cold-start figures that matter (no AWS CRT, nothing
+from the dev venv); a module of ours or of the layer imported without its shipped `.pyc` is a problem, since Lambda
+would compile it at every cold start.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import platform
 import shutil
 import subprocess
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from components.packaging import Artifact, build_code_archive, build_layer
+from components.packaging import Artifact, build_code_archive, build_layer, find_python, how_to_get_python
 from components.stack import PYTHON_VERSION
 from functions.manifest import FUNCTIONS
 from local.app import LocalApp, LocalAppOptions
@@ -27,8 +28,6 @@ from local.services import SecantusDB
 from rehearsal.result import Result
 
 HOST_ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-HOW_TO_GET_312 = ("CPython 3.12 (Lambda's python3.12) is needed: put python3.12 on PATH, e.g. `pyenv install 3.12` "
-                  "or your system's python3.12 package")
 
 PROBE = r'''
 import json, sys, time
@@ -51,67 +50,81 @@ try:
 except BaseException as error:
     report["error"] = f"{type(error).__name__}: {error}"
     report.setdefault("import", time.perf_counter() - started)
-import boto3, botocore
+import boto3, botocore, os
 report["boto3"] = boto3.__version__
+report["uncompiled"] = sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)
+                              and m.__file__.startswith((task, layer)) and m.__file__.endswith(".py")
+                              and not os.path.exists(getattr(m, "__cached__", None) or ""))
 report["outside"] = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)
                             and "site-packages" in m.__file__ and not m.__file__.startswith((task, layer, runtime))})[:3]
 json.dump(report, open(out_path, "w"))
 '''
 
 
-def find_python312() -> str | None:
-    """A working CPython 3.12: python3.12 on PATH, else pyenv's (as a developer's machine would have it). A pyenv
-    shim whose version is not selected answers with an error, so each candidate is asked for its version."""
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
-    candidates = [shutil.which("python3.12")] + sorted(
-        (p for root in roots if root for p in glob.glob(f"{root}/versions/3.12*/bin/python3.12")), reverse=True)
-    for candidate in filter(None, candidates):
-        done = subprocess.run([candidate, "-I", "-c", "import sys; print(sys.executable, sys.version_info[:2])"],
-                              capture_output=True, text=True)
-        if done.returncode == 0 and done.stdout.strip().endswith("(3, 12)"):
-            return done.stdout.split()[0]
-    return None
+@dataclass(frozen=True)
+class LambdaFiles:
+    """What a Lambda environment of this machine's architecture runs: the interpreter, the two artifacts as the
+    program builds them, and the runtime's own SDK."""
+
+    python: str
+    architecture: str
+    code: Artifact
+    layer: Artifact
+    runtime: Path
+
+    def unpack(self, target: Path) -> tuple[Path, Path]:
+        """The code archive and the layer unzipped under `target`: (task, layer's python/) as on sys.path."""
+        _unzip(self.code, target / "task")
+        _unzip(self.layer, target / "opt")
+        return target / "task", target / "opt" / "python"
+
+    def probe(self, task: Path, layer_python: Path, handler: str, event: object, env: dict[str, str],
+              scratch: Path) -> dict:
+        """One cold start: a fresh `-I -S -B` interpreter imports `handler` and serves it `event`. The report has
+        `import`, `first_event`, `error`, `outside`, `uncompiled`; or `failed` when the interpreter died."""
+        probe, event_file, out = scratch / "probe.py", scratch / "event.json", scratch / "out.json"
+        probe.write_text(PROBE)
+        event_file.write_text(json.dumps(event))
+        out.unlink(missing_ok=True)
+        done = subprocess.run([self.python, "-I", "-S", "-B", str(probe), str(task), str(layer_python),
+                               str(self.runtime), handler, str(event_file), str(out)],
+                              env=env, capture_output=True, text=True, timeout=120)
+        return json.loads(out.read_text()) if out.exists() else {"failed": done.stderr.strip()[-300:]}
+
+
+def lambda_files(project_root: Path, build_dir: Path) -> LambdaFiles | str:
+    """The files built (or reused from `build_dir`), or a line saying why they cannot be."""
+    python = find_python(PYTHON_VERSION)
+    if python is None:
+        return how_to_get_python(PYTHON_VERSION)
+    architecture = HOST_ARCHITECTURES.get(platform.machine())
+    if architecture is None:
+        return f"no Lambda architecture matches this machine ({platform.machine()})"
+    code = build_code_archive(project_root / "functions", build_dir, PYTHON_VERSION)
+    layer = build_layer(project_root / "functions" / "requirements.txt", build_dir, PYTHON_VERSION, architecture)
+    runtime = build_dir / "lambda-runtime-sdk"
+    problem = _install_runtime_sdk(python, project_root / "rehearsal" / "lambda_runtime_requirements.txt", runtime)
+    return problem or LambdaFiles(python, architecture, code, layer, runtime)
 
 
 def check(project_root: Path, build_dir: Path) -> Result:
     result = Result("python3.12: every handler imported and served its event from the artifacts alone (-I -S)")
-    python = find_python312()
-    if python is None:
-        result.problems.append(HOW_TO_GET_312)
-        return result
-    architecture = HOST_ARCHITECTURES.get(platform.machine())
-    if architecture is None:
-        result.problems.append(f"no Lambda architecture matches this machine ({platform.machine()})")
-        return result
-    code = build_code_archive(project_root / "functions", build_dir)
-    layer = build_layer(project_root / "functions" / "requirements.txt", build_dir, PYTHON_VERSION, architecture)
-    runtime = build_dir / "lambda-runtime-sdk"
-    problem = _install_runtime_sdk(python, project_root / "rehearsal" / "lambda_runtime_requirements.txt", runtime)
-    if problem:
-        result.problems.append(problem)
+    files = lambda_files(project_root, build_dir)
+    if isinstance(files, str):
+        result.problems.append(files)
         return result
     with tempfile.TemporaryDirectory(prefix="mumble-lambda-") as scratch:
-        task, opt = Path(scratch) / "task", Path(scratch) / "opt"
-        _unzip(code, task)
-        _unzip(layer, opt)
-        probe = Path(scratch) / "probe.py"
-        probe.write_text(PROBE)
+        task, layer_python = files.unpack(Path(scratch))
         with SecantusDB() as legacy, LocalApp(LocalAppOptions(
                 stage="rehearsal", legacy_mongo_uri=legacy.database_uri("mumble"))) as app:
             _, events = prepared_events(app, "rehearsal@example.com")
             for spec in FUNCTIONS:
-                event_file = Path(scratch) / f"{spec.name}.json"
-                event_file.write_text(json.dumps(events[spec.name]))
-                out = Path(scratch) / f"{spec.name}.out.json"
-                done = subprocess.run([python, "-I", "-S", str(probe), str(task), str(opt / "python"), str(runtime),
-                                       spec.handler, str(event_file), str(out)],
-                                      env=app.function_environment(spec), capture_output=True, text=True, timeout=120)
-                if not out.exists():
-                    result.problems.append(f"{spec.name}: the interpreter failed: {done.stderr.strip()[-300:]}")
-                    continue
-                report = json.loads(out.read_text())
+                report = files.probe(task, layer_python, spec.handler, events[spec.name],
+                                     app.function_environment(spec), Path(scratch))
                 expected = EXPECTED_ERRORS.get(spec.name)
-                if expected and (report["error"] or "").startswith(f"{expected}:"):
+                if "failed" in report:
+                    result.problems.append(f"{spec.name}: the interpreter failed: {report['failed']}")
+                elif expected and (report["error"] or "").startswith(f"{expected}:"):
                     result.figures.append(f"{spec.name:22} import {report['import']:.3f} s, first event refused "
                                           f"as it should be ({expected})")
                 elif report["error"]:
@@ -120,11 +133,15 @@ def check(project_root: Path, build_dir: Path) -> Result:
                 elif report["outside"]:
                     result.problems.append(f"{spec.name}: loaded modules from outside the artifacts: "
                                            f"{report['outside']}")
+                elif report["uncompiled"]:
+                    result.problems.append(f"{spec.name}: {len(report['uncompiled'])} modules have no bytecode in "
+                                           f"the artifacts, e.g. {report['uncompiled'][:3]}")
                 else:
                     result.figures.append(f"{spec.name:22} import {report['import']:.3f} s, first event "
                                           f"{report['first_event']:.3f} s")
-    result.figures.insert(0, f"{python} ({architecture} layer {layer.path.stat().st_size / 2**20:.1f} MB, "
-                             f"runtime SDK from {Path('rehearsal/lambda_runtime_requirements.txt')})")
+    result.figures.insert(0, f"{files.python} ({files.architecture} layer "
+                             f"{files.layer.path.stat().st_size / 2**20:.1f} MB, runtime SDK from "
+                             f"{Path('rehearsal/lambda_runtime_requirements.txt')})")
     return result
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
-from components.packaging import build_code_archive, layer_fingerprint, pip_install_command
+import pytest
+
+from components.packaging import (TASK_ROOT, BytecodeError, build_code_archive, find_python, layer_fingerprint,
+                                  pip_install_command)
 from tests.conftest import ROOT
 
 
@@ -38,9 +42,42 @@ def test_archive_keeps_the_package_path_and_leaves_out_tests_caches_and_requirem
     (source / "test_y.py").write_text("")
     names = zipfile.ZipFile(build_code_archive(source, tmp_path / "out").path).namelist()
     assert "functions/manifest.py" in names and "functions/shared/tables.py" in names
-    assert not [n for n in names if "__pycache__" in n or "/tests/" in n or n.endswith((".pyc", "test_y.py"))]
+    assert not [n for n in names if "/tests/" in n or n.endswith(("test_y.py", ".cpython-311.pyc"))]
     assert "functions/requirements.txt" not in names
     assert names == sorted(names)
+
+
+def test_archive_carries_python_3_12_bytecode_for_every_module_with_lambdas_paths(tmp_path: Path) -> None:
+    """Lambda's /var/task is read-only: a module without its .pyc is compiled again at every cold start."""
+    source = _copy_functions(tmp_path / "build here")
+    archive = zipfile.ZipFile(build_code_archive(source, tmp_path / "out").path)
+    names = archive.namelist()
+    modules = [n for n in names if n.endswith(".py")]
+    compiled = [n for n in names if n.endswith(".pyc")]
+    assert compiled == sorted(f"{m.rsplit('/', 1)[0]}/__pycache__/{m.rsplit('/', 1)[1][:-3]}.cpython-312.pyc"
+                              for m in modules)
+    manifest = archive.read("functions/__pycache__/manifest.cpython-312.pyc")
+    assert manifest[:4] == (3531).to_bytes(2, "little") + b"\r\n"  # CPython 3.12's magic number
+    assert int.from_bytes(manifest[4:8], "little") == 0b11  # hash-based, checked against the source
+    assert f"{TASK_ROOT}/functions/manifest.py".encode() in manifest and b"build here" not in manifest
+
+
+def test_our_code_that_does_not_compile_under_3_12_stops_the_build_naming_the_file(tmp_path: Path) -> None:
+    source = _copy_functions(tmp_path)
+    (source / "broken.py").write_text("def handler(event, context):\n    return (\n")
+    with pytest.raises(BytecodeError, match="broken.py"):
+        build_code_archive(source, tmp_path / "out")
+    assert not list((tmp_path / "out").iterdir())  # no archive, no staging left behind
+
+
+def test_without_a_python_3_12_the_build_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("this interpreter is a 3.12 and compiles the archive itself")
+    for name, value in (("PATH", tmp_path / "empty"), ("PYENV_ROOT", tmp_path / "no-pyenv"), ("HOME", tmp_path)):
+        monkeypatch.setenv(name, str(value))
+    assert find_python("3.12") is None
+    with pytest.raises(BytecodeError, match="pyenv install 3.12"):
+        build_code_archive(_copy_functions(tmp_path), tmp_path / "out")
 
 
 def test_layer_is_resolved_for_lambda_arm64_binaries_only(tmp_path: Path) -> None:
