@@ -147,7 +147,7 @@ def compile_bytecode(directory: Path, runtime_root: str, python_version: str, st
 
 
 def with_bytecode(root: Path, relatives: list[Path], python_version: str) -> list[Path]:
-    """`relatives` and, after each module, its bytecode for `python_version` where compileall wrote it; sorted."""
+    """`relatives` plus each module's bytecode for `python_version` where compileall wrote it, sorted."""
     tag = f"cpython-{python_version.replace('.', '')}"
     chosen = list(relatives)
     for relative in relatives:

@@ -146,11 +146,14 @@ def check(project_root: Path, build_dir: Path) -> Result:
 
 
 def _install_runtime_sdk(python: str, requirements: Path, target: Path) -> str | None:
-    stamp = target / ".installed"
+    """The runtime's boto3 as pip leaves it, bytecode included: the runtime image installs its copy the same way,
+    and the probes run with -B, so an uncompiled copy here would add its compilation to every figure (about 0.3 s
+    measured), a cost no Lambda cold start pays for the runtime's own SDK."""
+    stamp = target / ".installed-compiled"
     if stamp.exists() and stamp.stat().st_mtime >= requirements.stat().st_mtime:
         return None
     shutil.rmtree(target, ignore_errors=True)
-    done = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+    done = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                            "--target", str(target), "-r", str(requirements)], capture_output=True, text=True)
     if done.returncode != 0:
         return f"could not install the runtime's SDK for 3.12: {done.stderr.strip()[-300:]}"
