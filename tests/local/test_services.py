@@ -154,7 +154,10 @@ def test_servers_die_with_a_parent_killed_outright(tmp_path) -> None:
     finally:
         parent.kill()
         parent.wait()
-    assert all(_eventually(lambda pid=pid: _pid_gone(pid)) for pid in started["pids"])
+    # SIGTERM (PR_SET_PDEATHSIG) lets SecantusDB stop as it does: it joins its accept thread (2 s), drains its
+    # connections (up to 5 s) and closes WiredTiger, ~2.1 s measured and slower on a loaded machine; moto exits at
+    # once. Both are bounded, so a generous wait still proves no orphan is left.
+    assert all(_eventually(lambda pid=pid: _pid_gone(pid), timeout=30.0) for pid in started["pids"])
     assert all(_eventually(lambda port=port: _port_closed(port)) for port in started["ports"])
 
 
