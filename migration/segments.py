@@ -26,7 +26,6 @@ from typing import Any, Callable
 
 from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp, json_util
 
-from functions.shared.state_documents import write_document
 from migration.settings import UsageError
 from migration.state import StateStore
 
@@ -166,7 +165,7 @@ def record_split(state: StateStore, collection: Any, name: str, count: int,
         split = Split(name, count, split_points(collection, count), change_stream_position(),
                       dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         try:
-            write_document(state.client, state.table, f"{SPLIT_JOB}#{name}", split.to_document(), if_version=None)
+            state.save_document(f"{SPLIT_JOB}#{name}", split.to_document(), if_version=None)
             state.delete("load", name)
             return split
         except state.client.exceptions.ConditionalCheckFailedException:

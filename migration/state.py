@@ -13,7 +13,7 @@ from typing import Any
 
 from bson import json_util
 
-from functions.shared.state_documents import read_document, write_document
+from functions.shared.state_documents import ANY_VERSION, read_document, write_document
 from functions.shared.versions import format_timestamp
 
 
@@ -50,9 +50,10 @@ class StateStore:
             "updatedAt": {"S": format_timestamp(dt.datetime.now(dt.timezone.utc))},
         })
 
-    def save_document(self, state_id: str, document: dict[str, Any]) -> None:
-        """Any other JSON state (the last verification result, a sync's heartbeat, ...)."""
-        write_document(self.client, self.table, state_id, document)
+    def save_document(self, state_id: str, document: dict[str, Any], if_version: str | None = ANY_VERSION) -> None:
+        """Any other JSON state (the last verification result, a sync's heartbeat, a load's split, ...);
+        `if_version` as `write_document` takes it (None: only if there is none yet)."""
+        write_document(self.client, self.table, state_id, document, if_version)
 
     def load_document(self, state_id: str) -> dict[str, Any] | None:
         return read_document(self.client, self.table, state_id)[0]
