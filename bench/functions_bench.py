@@ -106,7 +106,7 @@ def artifact_cold_starts(app: LocalApp, events: dict[str, Any], runs: int, build
         shipped = files.unpack(Path(scratch) / "shipped")
         stripped = files.unpack(Path(scratch) / "stripped")
         for root in stripped:
-            for cache in sorted(root.rglob("__pycache__"), reverse=True):
+            for cache in list(root.rglob("__pycache__")):
                 shutil.rmtree(cache)
         samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(runs):

@@ -82,11 +82,10 @@ class LambdaFiles:
               scratch: Path) -> dict:
         """One cold start: a fresh `-I -S -B` interpreter imports `handler` and serves it `event`. The report has
         `import`, `first_event`, `error`, `outside`, `uncompiled`; or `failed` when the interpreter died."""
-        probe, event_file, out = scratch / "probe.py", scratch / "event.json", scratch / "out.json"
-        probe.write_text(PROBE)
+        event_file, out = scratch / "event.json", scratch / "out.json"
         event_file.write_text(json.dumps(event))
         out.unlink(missing_ok=True)
-        done = subprocess.run([self.python, "-I", "-S", "-B", str(probe), str(task), str(layer_python),
+        done = subprocess.run([self.python, "-I", "-S", "-B", "-c", PROBE, str(task), str(layer_python),
                                str(self.runtime), handler, str(event_file), str(out)],
                               env=env, capture_output=True, text=True, timeout=120)
         return json.loads(out.read_text()) if out.exists() else {"failed": done.stderr.strip()[-300:]}
